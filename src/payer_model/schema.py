@@ -1,0 +1,72 @@
+"""Canonical column names and value sets of the data contract (DESIGN §2).
+
+One source of truth: the loader, the generator, the features, the API models and the
+tests all import these names instead of spelling them again.
+"""
+
+from __future__ import annotations
+
+RATINGS: tuple[str, ...] = ("good", "average", "bad")
+"""Model classes, in class-index order (0 = good, 1 = average, 2 = bad)."""
+
+UNRATED = "unrated"
+ALL_RATINGS: tuple[str, ...] = (*RATINGS, UNRATED)
+
+CUSTOMER_TYPES: tuple[str, ...] = ("company", "sole_trader", "individual")
+NATURAL_PERSON_TYPES: frozenset[str] = frozenset({"sole_trader", "individual"})
+
+DOCUMENT_TYPES: tuple[str, ...] = ("invoice", "credit_note")
+
+TABLES: tuple[str, ...] = ("customers", "invoices", "payments", "reminders")
+REQUIRED_TABLES: tuple[str, ...] = ("invoices",)
+
+# customers: one row per customer
+CUSTOMER_REQUIRED: tuple[str, ...] = ("customer_id",)
+CUSTOMER_OPTIONAL: tuple[str, ...] = (
+    "customer_type",
+    "industry",
+    "country",
+    "payment_terms_days",
+    "credit_limit",
+    "created_date",
+    "name",
+    "email",
+)
+PII_COLUMNS: frozenset[str] = frozenset({"name", "email"})
+"""Never a feature, never logged, never sent to MLflow or the audit store."""
+
+# invoices: one row per invoice (credit notes have negative amounts)
+INVOICE_REQUIRED: tuple[str, ...] = (
+    "invoice_id",
+    "customer_id",
+    "invoice_date",
+    "due_date",
+    "amount",
+)
+INVOICE_OPTIONAL: tuple[str, ...] = (
+    "document_type",
+    "currency",
+    "paid_date",
+    "paid_amount",
+    "disputed",
+    "dispute_date",
+    "written_off_date",
+)
+
+# payments: partial (or full) payments per invoice
+PAYMENT_REQUIRED: tuple[str, ...] = ("invoice_id", "payment_date", "amount")
+PAYMENT_OPTIONAL: tuple[str, ...] = ("payment_id", "customer_id")
+
+# reminders: collection contacts per invoice
+REMINDER_REQUIRED: tuple[str, ...] = ("invoice_id", "sent_date", "channel")
+REMINDER_OPTIONAL: tuple[str, ...] = ("customer_id", "outcome")
+CHANNELS: tuple[str, ...] = ("email", "sms", "call", "letter")
+
+DATE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "customers": ("created_date",),
+    "invoices": ("invoice_date", "due_date", "paid_date", "dispute_date", "written_off_date"),
+    "payments": ("payment_date",),
+    "reminders": ("sent_date",),
+}
+
+DEFAULT_CURRENCY = "EUR"
