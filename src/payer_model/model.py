@@ -1,0 +1,332 @@
+"""Rating models: XGBoost multiclass and the rule rating, with one interface.
+
+Both follow the estimator contract (``__init__`` stores parameters, fitted attributes end in
+``_``, ``fit`` returns ``self``) and save to a folder of JSON + XGBoost UBJSON, never pickle,
+so the API can load them safely and fast. :func:`load_bundle` reads either kind back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from payer_model.baselines import rule_rating
+from payer_model.config import LabelConfig
+from payer_model.features import NUMERIC_FEATURES
+from payer_model.schema import CUSTOMER_TYPES, RATINGS, UNRATED
+
+log = logging.getLogger(__name__)
+
+SPEC_FILE = "spec.json"
+BOOSTER_FILE = "model.ubj"
+_MAX_CATEGORIES = 30
+_MIN_CATEGORY_SHARE = 0.01
+
+
+def _vocabulary(values: pd.Series) -> list[str]:
+    share = values.astype(str).value_counts(normalize=True)
+    keep = share[share >= _MIN_CATEGORY_SHARE].index[:_MAX_CATEGORIES]
+    return sorted(str(v) for v in keep)
+
+
+class FeatureEncoder:
+    """Numeric features plus one-hot categories, as float32 in a fixed column order."""
+
+    def __init__(self, vocab: dict[str, list[str]] | None = None) -> None:
+        self.vocab = vocab
+
+    def fit(self, features: pd.DataFrame) -> FeatureEncoder:
+        """Learn the industry and country vocabularies from training rows."""
+        self.vocab = {
+            "customer_type": list(CUSTOMER_TYPES),
+            "industry": _vocabulary(features["industry"]),
+            "country": _vocabulary(features["country"]),
+        }
+        return self
+
+    @property
+    def columns(self) -> list[str]:
+        """Model input column names, in order."""
+        assert self.vocab is not None, "encoder not fitted"
+        cols = list(NUMERIC_FEATURES)
+        for cat, values in self.vocab.items():
+            cols += [f"{cat}={v}" for v in values]
+        return cols
+
+    def transform(self, features: pd.DataFrame) -> np.ndarray:
+        """Float32 matrix (rows x columns); unknown categories are all-zero."""
+        assert self.vocab is not None, "encoder not fitted"
+        parts = [features[list(NUMERIC_FEATURES)].to_numpy(dtype=np.float32, na_value=np.nan)]
+        for cat, values in self.vocab.items():
+            col = features[cat].astype(str).to_numpy()
+            parts.append((col[:, None] == np.asarray(values, dtype=object)[None, :]).astype(
+                np.float32
+            ))
+        return np.ascontiguousarray(np.hstack(parts), dtype=np.float32)
+
+
+def balanced_weights(y: np.ndarray) -> np.ndarray:
+    """Per-row weights n / (k * n_class) so rare classes count as much as common ones."""
+    counts = np.bincount(y, minlength=len(RATINGS)).astype(float)
+    present = counts > 0
+    w = np.zeros_like(counts)
+    w[present] = len(y) / (present.sum() * counts[present])
+    return w[y]
+
+
+class XGBRatingModel:
+    """XGBoost ``multi:softprob`` over the as-of features."""
+
+    kind = "xgboost"
+
+    def __init__(
+        self,
+        params: dict[str, Any] | None = None,
+        num_boost_round: int = 600,
+        early_stopping_rounds: int = 40,
+        class_weights: str = "balanced",
+        seed: int = 0,
+    ) -> None:
+        self.params = dict(params or {})
+        self.num_boost_round = num_boost_round
+        self.early_stopping_rounds = early_stopping_rounds
+        self.class_weights = class_weights
+        self.seed = seed
+
+    def fit(
+        self,
+        train: pd.DataFrame,
+        y_train: np.ndarray,
+        val: pd.DataFrame | None = None,
+        y_val: np.ndarray | None = None,
+    ) -> XGBRatingModel:
+        """Train with early stopping on the (time-later) validation rows."""
+        import xgboost as xgb
+
+        self.encoder_ = FeatureEncoder().fit(train)
+        cols = self.encoder_.columns
+        w = balanced_weights(y_train) if self.class_weights == "balanced" else None
+        dtrain = xgb.DMatrix(self.encoder_.transform(train), label=y_train, weight=w,
+                             feature_names=cols)
+        evals = [(dtrain, "train")]
+        if val is not None and len(val):
+            wv = balanced_weights(y_val) if self.class_weights == "balanced" else None
+            evals.append((xgb.DMatrix(self.encoder_.transform(val), label=y_val, weight=wv,
+                                      feature_names=cols), "val"))
+        params = {
+            "objective": "multi:softprob",
+            "num_class": len(RATINGS),
+            "eval_metric": "mlogloss",
+            "tree_method": "hist",
+            "seed": self.seed,
+            "nthread": 2,
+            **self.params,
+        }
+        self.booster_ = xgb.train(
+            params,
+            dtrain,
+            num_boost_round=self.num_boost_round,
+            evals=evals,
+            early_stopping_rounds=self.early_stopping_rounds if len(evals) > 1 else None,
+            verbose_eval=False,
+        )
+        self.best_iteration_ = int(getattr(self.booster_, "best_iteration", self.num_boost_round))
+        return self
+
+    def _range(self) -> tuple[int, int]:
+        return (0, self.best_iteration_ + 1)
+
+    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        """Class probabilities (n, 3) in ``RATINGS`` order."""
+        if len(features) == 0:
+            return np.zeros((0, len(RATINGS)))
+        x = self.encoder_.transform(features)
+        p = self.booster_.inplace_predict(x, iteration_range=self._range())
+        return np.asarray(p, dtype=np.float64).reshape(len(features), len(RATINGS))
+
+    def predict_rating(self, features: pd.DataFrame) -> np.ndarray:
+        """Most probable rating per row."""
+        return np.asarray(RATINGS, dtype=object)[self.predict_proba(features).argmax(axis=1)]
+
+    def contributions(self, features: pd.DataFrame) -> np.ndarray:
+        """SHAP contributions (n, 3 classes, columns + bias) from ``pred_contribs``."""
+        import xgboost as xgb
+
+        d = xgb.DMatrix(self.encoder_.transform(features), feature_names=self.encoder_.columns)
+        c = self.booster_.predict(d, pred_contribs=True, iteration_range=self._range())
+        return np.asarray(c).reshape(len(features), len(RATINGS), -1)
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``spec.json`` and ``model.ubj`` into ``path``."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.booster_.save_model(path / BOOSTER_FILE)
+        spec = {
+            "kind": self.kind,
+            "classes": list(RATINGS),
+            "vocab": self.encoder_.vocab,
+            "columns": self.encoder_.columns,
+            "best_iteration": self.best_iteration_,
+            "params": self.params,
+            "num_boost_round": self.num_boost_round,
+            "seed": self.seed,
+        }
+        (path / SPEC_FILE).write_text(json.dumps(spec, indent=2))
+        return path
+
+    @classmethod
+    def from_spec(cls, spec: dict, path: Path) -> XGBRatingModel:
+        """Rebuild from a saved folder (no pickle)."""
+        import xgboost as xgb
+
+        m = cls(spec.get("params"), spec.get("num_boost_round", 0), seed=spec.get("seed", 0))
+        m.encoder_ = FeatureEncoder(spec["vocab"])
+        if m.encoder_.columns != spec["columns"]:
+            raise ValueError("model columns do not match this version's feature list")
+        booster = xgb.Booster()
+        booster.load_model(str(path / BOOSTER_FILE))
+        booster.set_param({"nthread": 1})
+        m.booster_ = booster
+        m.best_iteration_ = int(spec["best_iteration"])
+        return m
+
+
+class LookupModel:
+    """Probabilities P(label | key) learnt on training rows, with Laplace smoothing.
+
+    The predicted rating is the key itself (the baseline's own answer); rows without a key
+    fall back to the most frequent training label.
+    """
+
+    kind = "lookup"
+
+    def key(self, features: pd.DataFrame) -> pd.Series:
+        """The baseline's own rating per row (None where it has no answer)."""
+        raise NotImplementedError
+
+    def fit(self, train: pd.DataFrame, y_train: np.ndarray) -> LookupModel:
+        """Learn the probability table."""
+        keys = self.key(train).fillna("none").astype(str).to_numpy()
+        table: dict[str, list[float]] = {}
+        for k in [*RATINGS, "none"]:
+            counts = np.bincount(y_train[keys == k], minlength=len(RATINGS)) + 1.0
+            table[k] = (counts / counts.sum()).tolist()
+        prior = np.bincount(y_train, minlength=len(RATINGS)) + 1.0
+        self.table_ = table
+        self.fallback_ = RATINGS[int(prior.argmax())]
+        return self
+
+    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        """Probability rows from the table."""
+        keys = self.key(features).fillna("none").astype(str)
+        return np.asarray([self.table_.get(k, self.table_["none"]) for k in keys], dtype=float
+                          ).reshape(len(features), len(RATINGS))
+
+    def predict_rating(self, features: pd.DataFrame) -> np.ndarray:
+        """The key, or the fallback rating when the key is missing."""
+        return self.key(features).fillna(self.fallback_).astype(str).to_numpy(dtype=object)
+
+
+class RuleRatingModel(LookupModel):
+    """The rule rating: 12-month amount-weighted mean days late bucketed at label thresholds."""
+
+    kind = "rule"
+
+    def __init__(self, labels: LabelConfig | None = None) -> None:
+        self.labels = labels or LabelConfig()
+
+    def key(self, features: pd.DataFrame) -> pd.Series:
+        """Rule bucket per row."""
+        return rule_rating(features, self.labels)
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``spec.json`` into ``path``."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        spec = {
+            "kind": self.kind,
+            "classes": list(RATINGS),
+            "labels": self.labels.model_dump(),
+            "table": self.table_,
+            "fallback": self.fallback_,
+        }
+        (path / SPEC_FILE).write_text(json.dumps(spec, indent=2))
+        return path
+
+    @classmethod
+    def from_spec(cls, spec: dict, path: Path) -> RuleRatingModel:  # noqa: ARG003
+        """Rebuild from a saved folder."""
+        m = cls(LabelConfig.model_validate(spec["labels"]))
+        m.table_ = spec["table"]
+        m.fallback_ = spec["fallback"]
+        return m
+
+
+class PersistenceBaseline(LookupModel):
+    """Last period's label (column ``persistence`` of the snapshots); evaluation only."""
+
+    kind = "persistence"
+
+    def key(self, features: pd.DataFrame) -> pd.Series:
+        """The persisted label per row."""
+        return features["persistence"].astype(object).where(features["persistence"].notna())
+
+
+def load_bundle(path: str | Path) -> XGBRatingModel | RuleRatingModel:
+    """Load a saved model folder of either kind.
+
+    Raises:
+        ValueError: the folder is not a readable model bundle (message says why).
+    """
+    path = Path(path)
+    spec_file = path / SPEC_FILE
+    if not spec_file.exists():
+        raise ValueError(f"not a payer-model bundle: {spec_file} is missing")
+    try:
+        spec = json.loads(spec_file.read_text())
+        kind = spec["kind"]
+        if kind == XGBRatingModel.kind:
+            return XGBRatingModel.from_spec(spec, path)
+        if kind == RuleRatingModel.kind:
+            return RuleRatingModel.from_spec(spec, path)
+    except Exception as exc:  # corrupt artifacts must be refused with a clear message
+        raise ValueError(f"model bundle at {path} is unreadable: {exc}") from None
+    raise ValueError(f"unknown model kind {kind!r} in {spec_file}")
+
+
+def rating_frame(
+    model: XGBRatingModel | RuleRatingModel,
+    features: pd.DataFrame,
+    *,
+    min_paid_invoices: int = 1,
+) -> pd.DataFrame:
+    """Ratings, probabilities, late probability and 0-100 score for feature rows.
+
+    Customers with fewer than ``min_paid_invoices`` paid invoices are ``unrated`` (their
+    probabilities are left empty): the model has nothing to rate them on.
+    """
+    proba = model.predict_proba(features)
+    rating = model.predict_rating(features)
+    out = pd.DataFrame(
+        {
+            "customer_id": features["customer_id"].to_numpy(),
+            "as_of": features["as_of"].to_numpy(),
+            "rating": rating,
+            "p_good": proba[:, 0],
+            "p_average": proba[:, 1],
+            "p_bad": proba[:, 2],
+        }
+    )
+    out["late_probability"] = 1.0 - out["p_good"]
+    # Score: expected "goodness" on 0-100, good = 100, average = 50, bad = 0.
+    out["score"] = np.round(100 * (out["p_good"] + 0.5 * out["p_average"])).astype(float)
+    unrated = (features["paid_n"].to_numpy() < min_paid_invoices) if len(features) else []
+    cols = ["p_good", "p_average", "p_bad", "late_probability", "score"]
+    out.loc[unrated, cols] = np.nan
+    out.loc[unrated, "rating"] = UNRATED
+    return out
