@@ -25,6 +25,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from payer_model.config import LabelConfig
+from payer_model.labels import previous_period
+
 log = logging.getLogger(__name__)
 
 NUMERIC_FEATURES: tuple[str, ...] = (
@@ -80,13 +83,17 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     "reminders_12m",
     "reminder_response_rate",
     "reminders_per_paid",
+    # last period's realised label (observed in full by T)
+    "prev_label_code",
+    "prev_mean_days_late",
+    "prev_unpaid_share",
     # static
     "payment_terms_days",
     "credit_limit",
 )
 """Numeric features, in model order."""
 
-CATEGORICAL_FEATURES: tuple[str, ...] = ("customer_type", "industry", "country")
+CATEGORICAL_FEATURES: tuple[str, ...] = ("customer_type", "industry", "country", "prev_label")
 KEY_COLUMNS: tuple[str, ...] = ("customer_id", "as_of")
 FEATURE_COLUMNS: tuple[str, ...] = (*KEY_COLUMNS, *NUMERIC_FEATURES, *CATEGORICAL_FEATURES)
 
@@ -437,6 +444,7 @@ def build_features(
     reminders: pd.DataFrame | None = None,
     window_days: int = 365,
     trend_days: int = 90,
+    labels: LabelConfig | None = None,
     con=None,
 ) -> pd.DataFrame:
     """Compute customer features as of one or many cutoffs.
@@ -450,6 +458,7 @@ def build_features(
         reminders: reminders (invoice_id, sent_date, ...); optional.
         window_days: bounded window for quantiles and 12-month statistics.
         trend_days: length of the recent and prior windows of the trend features.
+        labels: label definition for last period's label (defaults when None).
         con: an open DuckDB connection to reuse (the API keeps one).
 
     Returns:
@@ -476,6 +485,9 @@ def build_features(
             con.close()
     out["customer_id"] = out["customer_id"].astype(str)
     out["as_of"] = pd.to_datetime(out["as_of"]).astype("datetime64[us]")
+    prev = previous_period(invoices, cutoffs, labels or LabelConfig())
+    out = out.merge(prev, on=["customer_id", "as_of"], how="left")
+    out["prev_label"] = out["prev_label"].fillna("none")
     for col in NUMERIC_FEATURES:
         out[col] = out[col].astype(np.float64)
     for col in CATEGORICAL_FEATURES:

@@ -125,6 +125,39 @@ def label_snapshots(
     return out
 
 
+def previous_period(
+    invoices: pd.DataFrame, cutoffs: Sequence[pd.Timestamp], cfg: LabelConfig
+) -> pd.DataFrame:
+    """Last period's realised label for each cutoff T: the label at ``T - H - G``.
+
+    Its observation ends at T, so only invoices and payments dated before T enter it; later
+    events are blanked explicitly all the same. This is the persistence baseline and also a
+    feature of the model.
+
+    Returns:
+        customer_id, as_of (= T), prev_label, prev_label_code, prev_mean_days_late,
+        prev_unpaid_share.
+    """
+    lag = pd.Timedelta(days=cfg.observation_days)
+    cut = pd.to_datetime(list(cutoffs)).normalize()
+    known = invoices.loc[pd.to_datetime(invoices["invoice_date"]) < cut.max()].copy()
+    for col in ("paid_date", "written_off_date"):
+        if col in known:
+            dates = pd.to_datetime(known[col])
+            known[col] = dates.where(dates < cut.max())
+    prev = label_snapshots(known, list(cut - lag), cfg)
+    return pd.DataFrame(
+        {
+            "customer_id": prev["customer_id"],
+            "as_of": (prev["as_of"] + lag).astype("datetime64[us]"),
+            "prev_label": prev["label"],
+            "prev_label_code": prev["label"].map(LABEL_INDEX).astype(float),
+            "prev_mean_days_late": prev["label_mean_days_late"].astype(float),
+            "prev_unpaid_share": prev["label_unpaid_share"].astype(float),
+        }
+    )
+
+
 def data_range(invoices: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
     """First invoice date and the data end (the day after the last dated event)."""
     start = pd.Timestamp(invoices["invoice_date"].min()).normalize()
@@ -227,7 +260,7 @@ def plan_cutoffs(
             )
         return plan
     span = (data_end - data_start).days / 30.44
-    need = split.min_history_months + split.min_train_cutoffs + 2 + 2 * labels.observation_days / 30.44
+    need = split.min_history_months + split.min_train_cutoffs + 1 + 2 * labels.observation_days / 30.44
     raise InsufficientHistoryError(
         f"not enough history for an out-of-time split: the data spans {span:.1f} months "
         f"({data_start.date()} to {data_end.date()}); training needs at least about "

@@ -268,13 +268,14 @@ class RuleRatingModel(LookupModel):
 
 
 class PersistenceBaseline(LookupModel):
-    """Last period's label (column ``persistence`` of the snapshots); evaluation only."""
+    """Last period's label (feature ``prev_label``); evaluation only."""
 
     kind = "persistence"
 
     def key(self, features: pd.DataFrame) -> pd.Series:
         """The persisted label per row."""
-        return features["persistence"].astype(object).where(features["persistence"].notna())
+        prev = features["prev_label"].astype(object)
+        return prev.where(prev.notna() & (prev != "none"))
 
 
 def load_bundle(path: str | Path) -> XGBRatingModel | RuleRatingModel:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from payer_model.baselines import persistence_labels, rule_rating
+from payer_model.baselines import rule_rating
 from payer_model.config import TrainConfig
 from payer_model.features import build_features
 from payer_model.labels import label_snapshots
@@ -32,7 +32,7 @@ def build_snapshots(
         with_labels: join the realised label (False for scoring).
 
     Returns:
-        Features plus ``label`` (may be missing), ``rule_rating``, ``persistence`` and
+        Features plus ``label`` (may be missing), ``rule_rating`` and
         ``rated`` (enough paid invoices to be rated).
     """
     feats = build_features(
@@ -43,14 +43,10 @@ def build_snapshots(
         reminders=tables.get("reminders"),
         window_days=cfg.features.window_days,
         trend_days=cfg.features.trend_days,
+        labels=cfg.labels,
     )
     feats["rated"] = feats["paid_n"] >= cfg.features.min_paid_invoices
     feats["rule_rating"] = rule_rating(feats, cfg.labels)
-    feats = feats.merge(
-        persistence_labels(tables["invoices"], cutoffs, cfg.labels),
-        on=["customer_id", "as_of"],
-        how="left",
-    )
     if with_labels:
         lab = label_snapshots(tables["invoices"], list(cutoffs), cfg.labels)
         feats = feats.merge(lab, on=["customer_id", "as_of"], how="left")

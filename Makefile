@@ -1,0 +1,45 @@
+# payer-model — `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+RUN := $(UV) run --frozen
+DATA ?= data/sample
+PYTEST_ARGS ?=
+
+.PHONY: help setup demo test test-fast lint format lab mlflow-ui sample clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+setup: ## create the environment (installs uv with pip if missing, then uv sync --frozen)
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+
+demo: setup ## train on data/sample, promote the first champion, score, print a summary
+	$(RUN) payer-model demo $(DATA)
+
+test: setup ## run the full test suite
+	$(RUN) pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+test-fast: setup ## unit and data tests only
+	$(RUN) pytest -n 2 -m "not slow and not integration and not notebook" $(PYTEST_ARGS)
+
+lint: setup ## ruff lint and format check
+	$(RUN) ruff check src tests training serving bench
+	$(RUN) ruff format --check src tests training serving bench
+
+format: setup ## ruff format and autofix
+	$(RUN) ruff format src tests training serving bench
+	$(RUN) ruff check --fix src tests training serving bench
+
+lab: setup ## start JupyterLab with the project kernel
+	$(RUN) jupyter lab --notebook-dir=notebooks
+
+mlflow-ui: setup ## open the MLflow UI on the local store (http://127.0.0.1:5000)
+	$(RUN) mlflow ui --backend-store-uri sqlite:///mlflow/mlflow.db --default-artifact-root mlflow/artifacts --host 127.0.0.1 --port 5000
+
+sample: setup ## regenerate the committed sample (deterministic)
+	$(RUN) payer-model generate --customers 1500 --months 24 --seed 42 --out data/sample
+
+clean: ## remove reports and the local MLflow store
+	rm -rf reports mlflow/mlflow.db mlflow/artifacts

@@ -1,0 +1,350 @@
+"""``payer-model``: one Typer app for every job.
+
+Heavy libraries (pandas, DuckDB, XGBoost, MLflow) are imported inside the commands so that
+``payer-model --help`` answers at once. Every command returns a dict, prints a readable
+summary, and can write the dict as JSON with ``--json FILE``. Expected failures (bad input,
+bad config, too little history, no champion) end with a one-line message and exit code 2,
+never a traceback; set ``PAYER_DEBUG=1`` to see one anyway.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    name="payer-model",
+    help="Rate B2B payers good / average / bad, explain it, and track it in MLflow.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[Path, typer.Argument(help="folder with customers/invoices CSV or Parquet")]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="training config YAML [training/configs/train.yaml]"),
+]
+JsonOpt = Annotated[Path | None, typer.Option("--json", help="also write the result as JSON")]
+
+
+def _setup_logging() -> None:
+    level = os.environ.get("PAYER_LOG_LEVEL", "WARNING").upper()
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("mlflow", "alembic", "urllib3", "git"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    from payer_model.config import ConfigError
+    from payer_model.contract import ContractError
+    from payer_model.labels import InsufficientHistoryError
+    from payer_model.registry import RegistryError
+
+    return (ContractError, ConfigError, InsufficientHistoryError, RegistryError, ValueError,
+            FileNotFoundError, KeyError)
+
+
+def command(fn: Callable[..., dict[str, Any]]) -> Callable[..., None]:
+    """Wrap a command: logging, one-line errors, optional JSON output."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        _setup_logging()
+        json_out = kwargs.get("json_out")
+        try:
+            result = fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except Exception as exc:
+            if os.environ.get("PAYER_DEBUG"):
+                raise
+            expected = isinstance(exc, _expected_errors())
+            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if not expected:
+                msg = f"unexpected {type(exc).__name__}: {msg} (PAYER_DEBUG=1 shows details)"
+            raise _fail(msg, 2 if expected else 1) from None
+        if json_out and result is not None:
+            Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+            Path(json_out).write_text(json.dumps(result, indent=2, default=str))
+        code = (result or {}).get("_exit_code", 0)
+        if code:
+            raise typer.Exit(code)
+
+    return wrapper
+
+
+def _config(path: Path | None):
+    from payer_model.config import DEFAULT_TRAIN_CONFIG, load_config
+
+    if path is None and DEFAULT_TRAIN_CONFIG.exists():
+        path = DEFAULT_TRAIN_CONFIG
+    return load_config(path), path
+
+
+def _tracking_uri() -> str:
+    from payer_model.config import Settings
+
+    return Settings().tracking_uri
+
+
+def load_tables(data: Path, cfg, quarantine_dir: Path | None = None) -> dict[str, Any]:
+    """Validated tables of a data folder (bad rows quarantined and reported on stderr)."""
+    from payer_model.contract import load_dataset
+
+    ds = load_dataset(
+        data,
+        quarantine_dir=quarantine_dir,
+        max_bad_share=cfg.data.max_bad_share,
+        default_currency=cfg.data.default_currency,
+    )
+    q = sum(ds.report.quarantined.values())
+    if q:
+        top = ", ".join(f"{k} {v}" for k, v in sorted(ds.report.reasons.items(),
+                                                      key=lambda kv: -kv[1])[:4])
+        err.print(f"[yellow]{q} rows quarantined[/] ({top})", highlight=False)
+    return {"customers": ds.customers, "invoices": ds.invoices, "payments": ds.payments,
+            "reminders": ds.reminders}
+
+
+def _default_as_of(tables: dict[str, Any]):
+    from payer_model.labels import data_range
+
+    return data_range(tables["invoices"])[1]
+
+
+@app.command()
+@command
+def generate(
+    out: Annotated[Path, typer.Option(help="output folder")],
+    customers: Annotated[int, typer.Option(help="number of customers")] = 1500,
+    months: Annotated[int, typer.Option(help="months of history")] = 24,
+    seed: Annotated[int, typer.Option(help="random seed (same seed, same files)")] = 42,
+    start: Annotated[str, typer.Option(help="first day of the history")] = "2023-01-01",
+    shift_from: Annotated[
+        str | None, typer.Option(help="worsen payment behaviour from this date (drift tests)")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet")] = "csv",
+    json_out: JsonOpt = None,
+) -> dict[str, Any]:
+    """Write a synthetic portfolio (contract tables plus truth.csv) to OUT."""
+    from payer_model.generate import generate_dataset, write_dataset
+
+    with err.status("generating synthetic portfolio"):
+        tables = generate_dataset(customers, months, seed=seed, start=start,
+                                  shift_from=shift_from)
+        paths = write_dataset(tables, out, fmt=fmt)
+    result = {name: len(df) for name, df in tables.items()}
+    console.print(f"wrote {', '.join(f'{k} {v:,}' for k, v in result.items())} rows to {out}")
+    return {"rows": result, "files": {k: str(v) for k, v in paths.items()}}
+
+
+@app.command()
+@command
+def validate(
+    data: DataDir,
+    quarantine: Annotated[
+        Path, typer.Option(help="where quarantined rows and report.json go")
+    ] = Path("reports/quarantine"),
+    max_bad_share: Annotated[
+        float | None, typer.Option(help="bad-row share that stops the run [config]")
+    ] = None,
+    config: ConfigOpt = None,
+    json_out: JsonOpt = None,
+) -> dict[str, Any]:
+    """Check a data folder against the contract; quarantine bad rows with their reason."""
+    from payer_model.contract import load_dataset
+
+    cfg, _ = _config(config)
+    limit = cfg.data.max_bad_share if max_bad_share is None else max_bad_share
+    ds = load_dataset(data, quarantine_dir=quarantine, max_bad_share=limit,
+                      default_currency=cfg.data.default_currency, enforce_limit=False)
+    rep = ds.report
+    table = Table(title=f"contract check: {data}")
+    for col in ("table", "rows in", "accepted", "quarantined"):
+        table.add_column(col, justify="right" if col != "table" else "left")
+    for name, n in rep.rows_in.items():
+        table.add_row(name, f"{n:,}", f"{rep.rows_out.get(name, 0):,}",
+                      f"{rep.quarantined.get(name, 0):,}")
+    console.print(table)
+    if rep.reasons:
+        reasons = Table(title="quarantined rows by reason")
+        reasons.add_column("reason")
+        reasons.add_column("rows", justify="right")
+        for reason, n in sorted(rep.reasons.items(), key=lambda kv: -kv[1]):
+            reasons.add_row(reason, f"{n:,}")
+        console.print(reasons)
+    for note in rep.notes:
+        console.print(f"note: {note}", highlight=False)
+    result = rep.to_dict()
+    share = rep.bad_share("invoices")
+    if share > limit:
+        err.print(
+            f"[bold red]error:[/] invoices: {share:.1%} of rows quarantined (limit {limit:.1%});"
+            f" see {quarantine}", highlight=False)
+        result["_exit_code"] = 2
+    else:
+        console.print(f"ok: {share:.2%} of invoice rows quarantined (limit {limit:.1%})")
+    return result
+
+
+@app.command()
+@command
+def features(
+    data: DataDir,
+    as_of: Annotated[str, typer.Option("--as-of", help="cutoff date YYYY-MM-DD")],
+    out: Annotated[Path, typer.Option(help="output Parquet file")],
+    config: ConfigOpt = None,
+    json_out: JsonOpt = None,
+) -> dict[str, Any]:
+    """Compute as-of features (events dated on or after --as-of are unknown)."""
+    from payer_model.features import build_features
+
+    cfg, _ = _config(config)
+    tables = load_tables(data, cfg)
+    with err.status("computing features"):
+        feats = build_features(
+            tables["invoices"], as_of, customers=tables["customers"],
+            payments=tables["payments"], reminders=tables["reminders"],
+            window_days=cfg.features.window_days, trend_days=cfg.features.trend_days)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    feats.to_parquet(out, index=False)
+    console.print(f"wrote {len(feats):,} customers x {feats.shape[1] - 2} features to {out}")
+    return {"rows": len(feats), "columns": list(feats.columns), "out": str(out)}
+
+
+def _print_metrics(metrics: dict[str, Any]) -> None:
+    table = Table(title=f"out-of-time test ({', '.join(metrics['test_window']['cutoffs'])}, "
+                        f"{metrics['test_window']['rows']:,} snapshots)")
+    for col in ("model", "macro-F1", "AUC bad", "log loss", "ECE", "recall good/avg/bad"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+
+    def fmt(x: Any) -> str:
+        return "n/a" if x is None else f"{x:.3f}"
+
+    rows = [("XGBoost", metrics["model"]), ("rule rating", metrics["baselines"]["rule"]),
+            ("persistence", metrics["baselines"]["persistence"])]
+    for name, m in rows:
+        rec = "/".join(fmt(m["recall"][r]) for r in ("good", "average", "bad"))
+        table.add_row(name, fmt(m["macro_f1"]), fmt(m.get("auc_bad")), fmt(m.get("log_loss")),
+                      fmt(m.get("ece")), rec)
+    console.print(table)
+
+
+@app.command()
+@command
+def train(
+    data: DataDir,
+    config: ConfigOpt = None,
+    out: Annotated[Path, typer.Option(help="metrics JSON file")] = Path("reports/metrics.json"),
+    json_out: JsonOpt = None,
+) -> dict[str, Any]:
+    """Train XGBoost and both baselines, log to MLflow, promote through the gate."""
+    from payer_model.pipeline import train as train_job
+
+    cfg, cfg_path = _config(config)
+    tables = load_tables(data, cfg)
+    uri = _tracking_uri()
+    with err.status("training") as status:
+        metrics = train_job(tables, cfg, tracking_uri=uri, config_path=cfg_path,
+                            progress=lambda m: status.update(m))
+    _print_metrics(metrics)
+    for check in metrics["gate"]["checks"]:
+        console.print(f"  gate {check}", highlight=False)
+    console.print(f"[bold]{metrics['message']}[/]", highlight=False)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(metrics, indent=2, default=str))
+    console.print(f"metrics written to {out}; MLflow store {uri} (run {metrics['run_id']})")
+    return metrics
+
+
+def _load_champion(cfg):
+    from payer_model import registry
+
+    registry.configure(_tracking_uri())
+    return registry.download_bundle(cfg.registered_model, registry.CHAMPION)
+
+
+@app.command()
+@command
+def score(
+    data: DataDir,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="cutoff date [day after the last event]")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="output Parquet file")] = Path(
+        "reports/ratings.parquet"),
+    config: ConfigOpt = None,
+    json_out: JsonOpt = None,
+) -> dict[str, Any]:
+    """Rate every customer with the champion model as of a date."""
+    import pandas as pd
+
+    from payer_model.pipeline import score as score_job
+
+    cfg, _ = _config(config)
+    tables = load_tables(data, cfg)
+    when = pd.Timestamp(as_of) if as_of else _default_as_of(tables)
+    with err.status("loading champion and scoring"):
+        model, mv = _load_champion(cfg)
+        ratings = score_job(tables, when, model, cfg, model_version=mv.version)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ratings.to_parquet(out, index=False)
+    counts = ratings["rating"].value_counts().reindex(
+        ["good", "average", "bad", "unrated"], fill_value=0)
+    table = Table(title=f"ratings as of {when.date()} (model version {mv.version})")
+    table.add_column("rating")
+    table.add_column("customers", justify="right")
+    table.add_column("share", justify="right")
+    for r, n in counts.items():
+        table.add_row(r, f"{n:,}", f"{n / max(len(ratings), 1):.1%}")
+    console.print(table)
+    console.print(f"wrote {len(ratings):,} ratings to {out}")
+    return {"as_of": str(when.date()), "counts": counts.to_dict(), "out": str(out),
+            "model_version": str(mv.version)}
+
+
+@app.command()
+@command
+def demo(
+    data: Annotated[Path, typer.Argument(help="data folder")] = Path("data/sample"),
+    config: ConfigOpt = None,
+    json_out: JsonOpt = None,
+) -> dict[str, Any]:
+    """Train, register and promote, score the portfolio, and print a summary."""
+    metrics_path = Path("reports/metrics.json")
+    ctx_metrics = train.__wrapped__(data, config=config, out=metrics_path, json_out=None)
+    scored = score.__wrapped__(data, as_of=None, out=Path("reports/ratings.parquet"),
+                               config=config, json_out=None)
+    uri = _tracking_uri()
+    console.rule("summary")
+    console.print(f"champion: {ctx_metrics['champion_kind'] or 'unchanged'}; "
+                  f"{ctx_metrics['message']}", highlight=False)
+    console.print(f"MLflow store: {uri}; open the UI with `make mlflow-ui` "
+                  f"(mlflow ui --backend-store-uri {uri}) and browse to http://127.0.0.1:5000",
+                  highlight=False)
+    console.print(f"ratings: {scored['out']}; metrics: {metrics_path}", highlight=False)
+    return {"train": ctx_metrics, "score": scored}
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    """Entry point for ``python -m payer_model``."""
+    app(prog_name="payer-model")
+    sys.exit(0)
