@@ -101,6 +101,17 @@ FEATURE_COLUMNS: tuple[str, ...] = (*KEY_COLUMNS, *NUMERIC_FEATURES, *CATEGORICA
 # the monotone constraints and the behavioural tests.
 WORSE_WHEN_HIGHER: tuple[str, ...] = (
     "wmean_days_late",
+    "share_late_0",
+    "max_days_late",
+    "max_days_late_12m",
+    "mean_days_late_prev90d",
+    "overdue_amt",
+    "aging_1_30",
+    "aging_31_60",
+    "writeoffs_n",
+    "prev_label_code",
+    "prev_mean_days_late",
+    "prev_unpaid_share",
     "wmean_days_late_12m",
     "median_days_late_12m",
     "p90_days_late_12m",

@@ -17,13 +17,12 @@ import pandas as pd
 
 from payer_model.baselines import rule_rating
 from payer_model.config import LabelConfig
-from payer_model.features import NUMERIC_FEATURES
+from payer_model.features import NUMERIC_FEATURES, WORSE_WHEN_HIGHER
 from payer_model.schema import CUSTOMER_TYPES, RATINGS, UNRATED
 
 log = logging.getLogger(__name__)
 
 SPEC_FILE = "spec.json"
-BOOSTER_FILE = "model.ubj"
 _MAX_CATEGORIES = 30
 _MIN_CATEGORY_SHARE = 0.01
 
@@ -80,7 +79,16 @@ def balanced_weights(y: np.ndarray) -> np.ndarray:
 
 
 class XGBRatingModel:
-    """XGBoost ``multi:softprob`` over the as-of features."""
+    """Ordinal XGBoost rating: two monotone binary boosters and two thresholds.
+
+    Ratings are ordered (good < average < bad), so the model learns the two cumulative
+    probabilities ``A = P(rating >= average)`` and ``B = P(rating = bad)`` with binary
+    boosters constrained to be non-decreasing in every lateness and overdue feature
+    (``WORSE_WHEN_HIGHER``). The class probabilities are ``(1 - A, A - B, B)`` and the rating
+    is ``bad`` when ``B >= tau_bad``, else ``average`` when ``A >= tau_avg``, else ``good``,
+    with thresholds chosen on the time-later validation slice. Worse payment history can
+    therefore never improve the rating: this holds by construction, not on average.
+    """
 
     kind = "xgboost"
 
@@ -98,36 +106,27 @@ class XGBRatingModel:
         self.class_weights = class_weights
         self.seed = seed
 
-    def fit(
-        self,
-        train: pd.DataFrame,
-        y_train: np.ndarray,
-        val: pd.DataFrame | None = None,
-        y_val: np.ndarray | None = None,
-    ) -> XGBRatingModel:
-        """Train with early stopping on the (time-later) validation rows."""
+    def _monotone(self, columns: list[str]) -> str:
+        worse = set(WORSE_WHEN_HIGHER)
+        return "(" + ",".join("1" if c in worse else "0" for c in columns) + ")"
+
+    def _fit_one(self, x, target, w, xv, tv, wv, cols):
         import xgboost as xgb
 
-        self.encoder_ = FeatureEncoder().fit(train)
-        cols = self.encoder_.columns
-        w = balanced_weights(y_train) if self.class_weights == "balanced" else None
-        dtrain = xgb.DMatrix(self.encoder_.transform(train), label=y_train, weight=w,
-                             feature_names=cols)
+        dtrain = xgb.DMatrix(x, label=target, weight=w, feature_names=cols)
         evals = [(dtrain, "train")]
-        if val is not None and len(val):
-            wv = balanced_weights(y_val) if self.class_weights == "balanced" else None
-            evals.append((xgb.DMatrix(self.encoder_.transform(val), label=y_val, weight=wv,
-                                      feature_names=cols), "val"))
+        if xv is not None:
+            evals.append((xgb.DMatrix(xv, label=tv, weight=wv, feature_names=cols), "val"))
         params = {
-            "objective": "multi:softprob",
-            "num_class": len(RATINGS),
-            "eval_metric": "mlogloss",
+            "objective": "binary:logistic",
+            "eval_metric": "logloss",
             "tree_method": "hist",
             "seed": self.seed,
             "nthread": 2,
+            "monotone_constraints": self._monotone(cols),
             **self.params,
         }
-        self.booster_ = xgb.train(
+        booster = xgb.train(
             params,
             dtrain,
             num_boost_round=self.num_boost_round,
@@ -135,42 +134,80 @@ class XGBRatingModel:
             early_stopping_rounds=self.early_stopping_rounds if len(evals) > 1 else None,
             verbose_eval=False,
         )
-        self.best_iteration_ = int(getattr(self.booster_, "best_iteration", self.num_boost_round))
+        best = getattr(booster, "best_iteration", None)
+        best = self.num_boost_round - 1 if best is None else int(best)
+        return booster[: best + 1]
+
+    def fit(
+        self,
+        train: pd.DataFrame,
+        y_train: np.ndarray,
+        val: pd.DataFrame | None = None,
+        y_val: np.ndarray | None = None,
+    ) -> XGBRatingModel:
+        """Train both boosters with early stopping on validation, then pick thresholds."""
+        self.encoder_ = FeatureEncoder().fit(train)
+        cols = self.encoder_.columns
+        x = self.encoder_.transform(train)
+        has_val = val is not None and len(val) > 0
+        xv = self.encoder_.transform(val) if has_val else None
+        balanced = self.class_weights == "balanced"
+        w = balanced_weights(y_train) if balanced else None
+        wv = balanced_weights(y_val) if balanced and has_val else None
+        self.boosters_ = [
+            self._fit_one(x, (y_train >= k).astype(float), w, xv,
+                          None if not has_val else (y_val >= k).astype(float), wv, cols)
+            for k in (1, 2)
+        ]
+        self.best_iteration_ = max(b.num_boosted_rounds() for b in self.boosters_)
+        self.thresholds_ = (0.5, 0.5)
+        if has_val:
+            self.thresholds_ = _best_thresholds(self._cumulative(xv), y_val)
         return self
 
-    def _range(self) -> tuple[int, int]:
-        return (0, self.best_iteration_ + 1)
+    def _cumulative(self, x: np.ndarray) -> np.ndarray:
+        a = np.asarray(self.boosters_[0].inplace_predict(x), dtype=np.float64)
+        b = np.asarray(self.boosters_[1].inplace_predict(x), dtype=np.float64)
+        return np.column_stack([a, np.minimum(a, b)])
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
         """Class probabilities (n, 3) in ``RATINGS`` order."""
         if len(features) == 0:
             return np.zeros((0, len(RATINGS)))
-        x = self.encoder_.transform(features)
-        p = self.booster_.inplace_predict(x, iteration_range=self._range())
-        return np.asarray(p, dtype=np.float64).reshape(len(features), len(RATINGS))
+        return _cumulative_to_proba(self._cumulative(self.encoder_.transform(features)))
 
     def predict_rating(self, features: pd.DataFrame) -> np.ndarray:
-        """Most probable rating per row."""
-        return np.asarray(RATINGS, dtype=object)[self.predict_proba(features).argmax(axis=1)]
+        """Rating per row from the cumulative probabilities and thresholds."""
+        if len(features) == 0:
+            return np.asarray([], dtype=object)
+        cum = self._cumulative(self.encoder_.transform(features))
+        idx = _decide(cum, self.thresholds_)
+        return np.asarray(RATINGS, dtype=object)[idx]
 
     def contributions(self, features: pd.DataFrame) -> np.ndarray:
-        """SHAP contributions (n, 3 classes, columns + bias) from ``pred_contribs``."""
+        """SHAP contributions (n, 2 boosters, columns + bias) from ``pred_contribs``."""
         import xgboost as xgb
 
         d = xgb.DMatrix(self.encoder_.transform(features), feature_names=self.encoder_.columns)
-        c = self.booster_.predict(d, pred_contribs=True, iteration_range=self._range())
-        return np.asarray(c).reshape(len(features), len(RATINGS), -1)
+        return np.stack([np.asarray(b.predict(d, pred_contribs=True)) for b in self.boosters_],
+                        axis=1)
 
     def save(self, path: str | Path) -> Path:
-        """Write ``spec.json`` and ``model.ubj`` into ``path``."""
+        """Write ``spec.json`` and one UBJSON file per booster into ``path``."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        self.booster_.save_model(path / BOOSTER_FILE)
+        files = []
+        for k, booster in enumerate(self.boosters_):
+            name = f"booster_{k}.ubj"
+            booster.save_model(path / name)
+            files.append(name)
         spec = {
             "kind": self.kind,
             "classes": list(RATINGS),
             "vocab": self.encoder_.vocab,
             "columns": self.encoder_.columns,
+            "boosters": files,
+            "thresholds": list(self.thresholds_),
             "best_iteration": self.best_iteration_,
             "params": self.params,
             "num_boost_round": self.num_boost_round,
@@ -188,12 +225,41 @@ class XGBRatingModel:
         m.encoder_ = FeatureEncoder(spec["vocab"])
         if m.encoder_.columns != spec["columns"]:
             raise ValueError("model columns do not match this version's feature list")
-        booster = xgb.Booster()
-        booster.load_model(str(path / BOOSTER_FILE))
-        booster.set_param({"nthread": 1})
-        m.booster_ = booster
+        m.boosters_ = []
+        for name in spec["boosters"]:
+            booster = xgb.Booster()
+            booster.load_model(str(path / name))
+            booster.set_param({"nthread": 1})
+            m.boosters_.append(booster)
+        m.thresholds_ = tuple(spec["thresholds"])
         m.best_iteration_ = int(spec["best_iteration"])
         return m
+
+
+def _cumulative_to_proba(cum: np.ndarray) -> np.ndarray:
+    a, b = cum[:, 0], cum[:, 1]
+    return np.column_stack([1.0 - a, a - b, b])
+
+
+def _decide(cum: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
+    tau_avg, tau_bad = thresholds
+    return np.where(cum[:, 1] >= tau_bad, 2, np.where(cum[:, 0] >= tau_avg, 1, 0))
+
+
+def _best_thresholds(cum: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Thresholds maximising validation macro-F1 (grid search; ties keep 0.5)."""
+    from sklearn.metrics import f1_score
+
+    grid = np.round(np.arange(0.2, 0.81, 0.05), 2)
+    present = sorted(set(y.tolist()))
+    best, best_f1 = (0.5, 0.5), -1.0
+    for ta in grid:
+        for tb in grid:
+            f1 = f1_score(y, _decide(cum, (ta, tb)), labels=present, average="macro",
+                          zero_division=0)
+            if f1 > best_f1 + 1e-9:
+                best, best_f1 = (float(ta), float(tb)), f1
+    return best
 
 
 class LookupModel:
