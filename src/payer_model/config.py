@@ -62,7 +62,7 @@ class SplitConfig(_Strict):
 
     min_history_months: int = Field(3, ge=1)
     test_cutoffs: int = Field(3, ge=1)
-    val_cutoffs: int = Field(2, ge=1)
+    val_cutoffs: int = Field(1, ge=1)
     min_train_cutoffs: int = Field(2, ge=1)
     first_cutoff: date | None = None
     test_start: date | None = None
