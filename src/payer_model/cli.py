@@ -42,6 +42,9 @@ JsonOpt = Annotated[Path | None, typer.Option("--json", help="also write the res
 
 def _setup_logging() -> None:
     level = os.environ.get("PAYER_LOG_LEVEL", "WARNING").upper()
+    # MLflow configures its own loggers on import; these keep the CLI output readable.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("mlflow", "alembic", "urllib3", "git"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
