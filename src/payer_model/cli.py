@@ -61,8 +61,15 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from payer_model.labels import InsufficientHistoryError
     from payer_model.registry import RegistryError
 
-    return (ContractError, ConfigError, InsufficientHistoryError, RegistryError, ValueError,
-            FileNotFoundError, KeyError)
+    return (
+        ContractError,
+        ConfigError,
+        InsufficientHistoryError,
+        RegistryError,
+        ValueError,
+        FileNotFoundError,
+        KeyError,
+    )
 
 
 def command(fn: Callable[..., dict[str, Any]]) -> Callable[..., None]:
@@ -120,11 +127,16 @@ def load_tables(data: Path, cfg, quarantine_dir: Path | None = None) -> dict[str
     )
     q = sum(ds.report.quarantined.values())
     if q:
-        top = ", ".join(f"{k} {v}" for k, v in sorted(ds.report.reasons.items(),
-                                                      key=lambda kv: -kv[1])[:4])
+        top = ", ".join(
+            f"{k} {v}" for k, v in sorted(ds.report.reasons.items(), key=lambda kv: -kv[1])[:4]
+        )
         err.print(f"[yellow]{q} rows quarantined[/] ({top})", highlight=False)
-    return {"customers": ds.customers, "invoices": ds.invoices, "payments": ds.payments,
-            "reminders": ds.reminders}
+    return {
+        "customers": ds.customers,
+        "invoices": ds.invoices,
+        "payments": ds.payments,
+        "reminders": ds.reminders,
+    }
 
 
 def _default_as_of(tables: dict[str, Any]):
@@ -151,8 +163,7 @@ def generate(
     from payer_model.generate import generate_dataset, write_dataset
 
     with err.status("generating synthetic portfolio"):
-        tables = generate_dataset(customers, months, seed=seed, start=start,
-                                  shift_from=shift_from)
+        tables = generate_dataset(customers, months, seed=seed, start=start, shift_from=shift_from)
         paths = write_dataset(tables, out, fmt=fmt)
     result = {name: len(df) for name, df in tables.items()}
     console.print(f"wrote {', '.join(f'{k} {v:,}' for k, v in result.items())} rows to {out}")
@@ -177,15 +188,21 @@ def validate(
 
     cfg, _ = _config(config)
     limit = cfg.data.max_bad_share if max_bad_share is None else max_bad_share
-    ds = load_dataset(data, quarantine_dir=quarantine, max_bad_share=limit,
-                      default_currency=cfg.data.default_currency, enforce_limit=False)
+    ds = load_dataset(
+        data,
+        quarantine_dir=quarantine,
+        max_bad_share=limit,
+        default_currency=cfg.data.default_currency,
+        enforce_limit=False,
+    )
     rep = ds.report
     table = Table(title=f"contract check: {data}")
     for col in ("table", "rows in", "accepted", "quarantined"):
         table.add_column(col, justify="right" if col != "table" else "left")
     for name, n in rep.rows_in.items():
-        table.add_row(name, f"{n:,}", f"{rep.rows_out.get(name, 0):,}",
-                      f"{rep.quarantined.get(name, 0):,}")
+        table.add_row(
+            name, f"{n:,}", f"{rep.rows_out.get(name, 0):,}", f"{rep.quarantined.get(name, 0):,}"
+        )
     console.print(table)
     if rep.reasons:
         reasons = Table(title="quarantined rows by reason")
@@ -201,7 +218,9 @@ def validate(
     if share > limit:
         err.print(
             f"[bold red]error:[/] invoices: {share:.1%} of rows quarantined (limit {limit:.1%});"
-            f" see {quarantine}", highlight=False)
+            f" see {quarantine}",
+            highlight=False,
+        )
         result["_exit_code"] = 2
     else:
         console.print(f"ok: {share:.2%} of invoice rows quarantined (limit {limit:.1%})")
@@ -224,9 +243,14 @@ def features(
     tables = load_tables(data, cfg)
     with err.status("computing features"):
         feats = build_features(
-            tables["invoices"], as_of, customers=tables["customers"],
-            payments=tables["payments"], reminders=tables["reminders"],
-            window_days=cfg.features.window_days, trend_days=cfg.features.trend_days)
+            tables["invoices"],
+            as_of,
+            customers=tables["customers"],
+            payments=tables["payments"],
+            reminders=tables["reminders"],
+            window_days=cfg.features.window_days,
+            trend_days=cfg.features.trend_days,
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     feats.to_parquet(out, index=False)
     console.print(f"wrote {len(feats):,} customers x {feats.shape[1] - 2} features to {out}")
@@ -234,20 +258,31 @@ def features(
 
 
 def _print_metrics(metrics: dict[str, Any]) -> None:
-    table = Table(title=f"out-of-time test ({', '.join(metrics['test_window']['cutoffs'])}, "
-                        f"{metrics['test_window']['rows']:,} snapshots)")
+    table = Table(
+        title=f"out-of-time test ({', '.join(metrics['test_window']['cutoffs'])}, "
+        f"{metrics['test_window']['rows']:,} snapshots)"
+    )
     for col in ("model", "macro-F1", "AUC bad", "log loss", "ECE", "recall good/avg/bad"):
         table.add_column(col, justify="left" if col == "model" else "right")
 
     def fmt(x: Any) -> str:
         return "n/a" if x is None else f"{x:.3f}"
 
-    rows = [("XGBoost", metrics["model"]), ("rule rating", metrics["baselines"]["rule"]),
-            ("persistence", metrics["baselines"]["persistence"])]
+    rows = [
+        ("XGBoost", metrics["model"]),
+        ("rule rating", metrics["baselines"]["rule"]),
+        ("persistence", metrics["baselines"]["persistence"]),
+    ]
     for name, m in rows:
         rec = "/".join(fmt(m["recall"][r]) for r in ("good", "average", "bad"))
-        table.add_row(name, fmt(m["macro_f1"]), fmt(m.get("auc_bad")), fmt(m.get("log_loss")),
-                      fmt(m.get("ece")), rec)
+        table.add_row(
+            name,
+            fmt(m["macro_f1"]),
+            fmt(m.get("auc_bad")),
+            fmt(m.get("log_loss")),
+            fmt(m.get("ece")),
+            rec,
+        )
     console.print(table)
 
 
@@ -266,8 +301,9 @@ def train(
     tables = load_tables(data, cfg)
     uri = _tracking_uri()
     with err.status("training") as status:
-        metrics = train_job(tables, cfg, tracking_uri=uri, config_path=cfg_path,
-                            progress=lambda m: status.update(m))
+        metrics = train_job(
+            tables, cfg, tracking_uri=uri, config_path=cfg_path, progress=status.update
+        )
     _print_metrics(metrics)
     for check in metrics["gate"]["checks"]:
         console.print(f"  gate {check}", highlight=False)
@@ -293,7 +329,8 @@ def score(
         str | None, typer.Option("--as-of", help="cutoff date [day after the last event]")
     ] = None,
     out: Annotated[Path, typer.Option(help="output Parquet file")] = Path(
-        "reports/ratings.parquet"),
+        "reports/ratings.parquet"
+    ),
     config: ConfigOpt = None,
     json_out: JsonOpt = None,
 ) -> dict[str, Any]:
@@ -310,8 +347,11 @@ def score(
         ratings = score_job(tables, when, model, cfg, model_version=mv.version)
     out.parent.mkdir(parents=True, exist_ok=True)
     ratings.to_parquet(out, index=False)
-    counts = ratings["rating"].value_counts().reindex(
-        ["good", "average", "bad", "unrated"], fill_value=0)
+    counts = (
+        ratings["rating"]
+        .value_counts()
+        .reindex(["good", "average", "bad", "unrated"], fill_value=0)
+    )
     table = Table(title=f"ratings as of {when.date()} (model version {mv.version})")
     table.add_column("rating")
     table.add_column("customers", justify="right")
@@ -320,8 +360,12 @@ def score(
         table.add_row(r, f"{n:,}", f"{n / max(len(ratings), 1):.1%}")
     console.print(table)
     console.print(f"wrote {len(ratings):,} ratings to {out}")
-    return {"as_of": str(when.date()), "counts": counts.to_dict(), "out": str(out),
-            "model_version": str(mv.version)}
+    return {
+        "as_of": str(when.date()),
+        "counts": counts.to_dict(),
+        "out": str(out),
+        "model_version": str(mv.version),
+    }
 
 
 @app.command()
@@ -334,15 +378,20 @@ def demo(
     """Train, register and promote, score the portfolio, and print a summary."""
     metrics_path = Path("reports/metrics.json")
     ctx_metrics = train.__wrapped__(data, config=config, out=metrics_path, json_out=None)
-    scored = score.__wrapped__(data, as_of=None, out=Path("reports/ratings.parquet"),
-                               config=config, json_out=None)
+    scored = score.__wrapped__(
+        data, as_of=None, out=Path("reports/ratings.parquet"), config=config, json_out=None
+    )
     uri = _tracking_uri()
     console.rule("summary")
-    console.print(f"champion: {ctx_metrics['champion_kind'] or 'unchanged'}; "
-                  f"{ctx_metrics['message']}", highlight=False)
-    console.print(f"MLflow store: {uri}; open the UI with `make mlflow-ui` "
-                  f"(mlflow ui --backend-store-uri {uri}) and browse to http://127.0.0.1:5000",
-                  highlight=False)
+    console.print(
+        f"champion: {ctx_metrics['champion_kind'] or 'unchanged'}; {ctx_metrics['message']}",
+        highlight=False,
+    )
+    console.print(
+        f"MLflow store: {uri}; open the UI with `make mlflow-ui` "
+        f"(mlflow ui --backend-store-uri {uri}) and browse to http://127.0.0.1:5000",
+        highlight=False,
+    )
     console.print(f"ratings: {scored['out']}; metrics: {metrics_path}", highlight=False)
     return {"train": ctx_metrics, "score": scored}
 

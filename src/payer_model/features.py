@@ -407,7 +407,7 @@ def _customers_frame(customers: pd.DataFrame | None, invoices: pd.DataFrame) -> 
         customers = pd.DataFrame({"customer_id": ids})
     out = pd.DataFrame({"customer_id": customers["customer_id"].astype(str)})
     for col in cols:
-        out[col] = customers[col] if col in customers else None
+        out[col] = customers.get(col)
     out["created_date"] = (
         pd.to_datetime(customers["created_date"])
         if "created_date" in customers
@@ -504,4 +504,3 @@ def build_features(
     for col in CATEGORICAL_FEATURES:
         out[col] = out[col].astype(str)
     return out[list(FEATURE_COLUMNS)].reset_index(drop=True)
-

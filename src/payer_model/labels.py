@@ -97,8 +97,11 @@ def label_snapshots(
         cutoffs = [cutoffs]
     cut = pd.DataFrame({"as_of": pd.to_datetime(list(cutoffs)).normalize()})
     inv = invoices.copy()
-    for col, val in {"document_type": "invoice", "paid_date": pd.NaT,
-                     "written_off_date": pd.NaT}.items():
+    for col, val in {
+        "document_type": "invoice",
+        "paid_date": pd.NaT,
+        "written_off_date": pd.NaT,
+    }.items():
         if col not in inv:
             inv[col] = val
     sql = _SQL.format(
@@ -112,8 +115,20 @@ def label_snapshots(
     )
     con = duckdb.connect()
     try:
-        con.register("invoices_in", inv[["customer_id", "invoice_date", "due_date", "paid_date",
-                                         "written_off_date", "amount", "document_type"]])
+        con.register(
+            "invoices_in",
+            inv[
+                [
+                    "customer_id",
+                    "invoice_date",
+                    "due_date",
+                    "paid_date",
+                    "written_off_date",
+                    "amount",
+                    "document_type",
+                ]
+            ],
+        )
         con.register("cutoffs_in", cut)
         out = con.execute(sql).df()
     finally:
@@ -260,7 +275,8 @@ def plan_cutoffs(
             )
         return plan
     span = (data_end - data_start).days / 30.44
-    need = split.min_history_months + split.min_train_cutoffs + 1 + 2 * labels.observation_days / 30.44
+    obs_months = labels.observation_days / 30.44
+    need = split.min_history_months + split.min_train_cutoffs + 1 + 2 * obs_months
     raise InsufficientHistoryError(
         f"not enough history for an out-of-time split: the data spans {span:.1f} months "
         f"({data_start.date()} to {data_end.date()}); training needs at least about "

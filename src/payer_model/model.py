@@ -63,9 +63,9 @@ class FeatureEncoder:
         parts = [features[list(NUMERIC_FEATURES)].to_numpy(dtype=np.float32, na_value=np.nan)]
         for cat, values in self.vocab.items():
             col = features[cat].astype(str).to_numpy()
-            parts.append((col[:, None] == np.asarray(values, dtype=object)[None, :]).astype(
-                np.float32
-            ))
+            parts.append(
+                (col[:, None] == np.asarray(values, dtype=object)[None, :]).astype(np.float32)
+            )
         return np.ascontiguousarray(np.hstack(parts), dtype=np.float32)
 
 
@@ -155,8 +155,15 @@ class XGBRatingModel:
         w = balanced_weights(y_train) if balanced else None
         wv = balanced_weights(y_val) if balanced and has_val else None
         self.boosters_ = [
-            self._fit_one(x, (y_train >= k).astype(float), w, xv,
-                          None if not has_val else (y_val >= k).astype(float), wv, cols)
+            self._fit_one(
+                x,
+                (y_train >= k).astype(float),
+                w,
+                xv,
+                None if not has_val else (y_val >= k).astype(float),
+                wv,
+                cols,
+            )
             for k in (1, 2)
         ]
         self.best_iteration_ = max(b.num_boosted_rounds() for b in self.boosters_)
@@ -189,8 +196,9 @@ class XGBRatingModel:
         import xgboost as xgb
 
         d = xgb.DMatrix(self.encoder_.transform(features), feature_names=self.encoder_.columns)
-        return np.stack([np.asarray(b.predict(d, pred_contribs=True)) for b in self.boosters_],
-                        axis=1)
+        return np.stack(
+            [np.asarray(b.predict(d, pred_contribs=True)) for b in self.boosters_], axis=1
+        )
 
     def save(self, path: str | Path) -> Path:
         """Write ``spec.json`` and one UBJSON file per booster into ``path``."""
@@ -255,8 +263,9 @@ def _best_thresholds(cum: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     best, best_f1 = (0.5, 0.5), -1.0
     for ta in grid:
         for tb in grid:
-            f1 = f1_score(y, _decide(cum, (ta, tb)), labels=present, average="macro",
-                          zero_division=0)
+            f1 = f1_score(
+                y, _decide(cum, (ta, tb)), labels=present, average="macro", zero_division=0
+            )
             if f1 > best_f1 + 1e-9:
                 best, best_f1 = (float(ta), float(tb)), f1
     return best
@@ -290,8 +299,9 @@ class LookupModel:
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
         """Probability rows from the table."""
         keys = self.key(features).fillna("none").astype(str)
-        return np.asarray([self.table_.get(k, self.table_["none"]) for k in keys], dtype=float
-                          ).reshape(len(features), len(RATINGS))
+        return np.asarray(
+            [self.table_.get(k, self.table_["none"]) for k in keys], dtype=float
+        ).reshape(len(features), len(RATINGS))
 
     def predict_rating(self, features: pd.DataFrame) -> np.ndarray:
         """The key, or the fallback rating when the key is missing."""

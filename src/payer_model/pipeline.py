@@ -100,8 +100,9 @@ def fit_and_evaluate(
             raise ValueError(f"no labelled, rated snapshots in the {name} window")
     progress(f"training XGBoost on {len(parts['train'])} snapshots")
     m = cfg.model
-    model = XGBRatingModel(m.params, m.num_boost_round, m.early_stopping_rounds,
-                           m.class_weights, m.seed)
+    model = XGBRatingModel(
+        m.params, m.num_boost_round, m.early_stopping_rounds, m.class_weights, m.seed
+    )
     model.fit(parts["train"], _y(parts["train"]), parts["val"], _y(parts["val"]))
     fit_rows = pd.concat([parts["train"], parts["val"]], ignore_index=True)
     rule = RuleRatingModel(cfg.labels).fit(fit_rows, _y(fit_rows))
@@ -123,32 +124,46 @@ def fit_and_evaluate(
         },
         "best_iteration": model.best_iteration_,
     }
-    return FitResult(plan, snap, parts["train"], parts["val"], test, model, rule, persistence,
-                     metrics)
+    return FitResult(
+        plan, snap, parts["train"], parts["val"], test, model, rule, persistence, metrics
+    )
 
 
-def gate(metrics: dict[str, Any], cfg: TrainConfig,
-         champion: dict[str, Any] | None = None) -> tuple[bool, list[str]]:
+def gate(
+    metrics: dict[str, Any], cfg: TrainConfig, champion: dict[str, Any] | None = None
+) -> tuple[bool, list[str]]:
     """Promotion gate: (passes, reasons) for a challenger's out-of-time metrics."""
     mod = metrics["model"]
     per = metrics["baselines"]["persistence"]
     rule = metrics["baselines"]["rule"]
     g = cfg.gate
     checks = [
-        (mod["macro_f1"] >= per["macro_f1"] + g.min_gain_over_persistence,
-         f"macro-F1 {mod['macro_f1']:.3f} vs persistence {per['macro_f1']:.3f} "
-         f"+ {g.min_gain_over_persistence}"),
-        (mod["macro_f1"] >= rule["macro_f1"],
-         f"macro-F1 {mod['macro_f1']:.3f} vs rule {rule['macro_f1']:.3f}"),
+        (
+            mod["macro_f1"] >= per["macro_f1"] + g.min_gain_over_persistence,
+            f"macro-F1 {mod['macro_f1']:.3f} vs persistence {per['macro_f1']:.3f} "
+            f"+ {g.min_gain_over_persistence}",
+        ),
+        (
+            mod["macro_f1"] >= rule["macro_f1"],
+            f"macro-F1 {mod['macro_f1']:.3f} vs rule {rule['macro_f1']:.3f}",
+        ),
     ]
     if mod.get("auc_bad") is not None:
-        checks.append((mod["auc_bad"] >= g.min_auc_bad,
-                       f"AUC(bad) {mod['auc_bad']:.3f} vs floor {g.min_auc_bad}"))
+        checks.append(
+            (
+                mod["auc_bad"] >= g.min_auc_bad,
+                f"AUC(bad) {mod['auc_bad']:.3f} vs floor {g.min_auc_bad}",
+            )
+        )
     if mod.get("ece") is not None:
         checks.append((mod["ece"] <= g.max_ece, f"ECE {mod['ece']:.3f} vs max {g.max_ece}"))
     if champion is not None:
-        checks.append((mod["macro_f1"] >= champion["macro_f1"],
-                       f"macro-F1 {mod['macro_f1']:.3f} vs champion {champion['macro_f1']:.3f}"))
+        checks.append(
+            (
+                mod["macro_f1"] >= champion["macro_f1"],
+                f"macro-F1 {mod['macro_f1']:.3f} vs champion {champion['macro_f1']:.3f}",
+            )
+        )
     reasons = [("pass: " if ok else "FAIL: ") + text for ok, text in checks]
     return all(ok for ok, _ in checks), reasons
 
@@ -169,8 +184,11 @@ def _confusion_figure(metrics: dict[str, Any]):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = [("model", metrics["model"]), ("rule", metrics["baselines"]["rule"]),
-             ("persistence", metrics["baselines"]["persistence"])]
+    names = [
+        ("model", metrics["model"]),
+        ("rule", metrics["baselines"]["rule"]),
+        ("persistence", metrics["baselines"]["persistence"]),
+    ]
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
     for ax, (name, m) in zip(axes, names, strict=True):
         cm = np.asarray(m["confusion"])
@@ -181,8 +199,14 @@ def _confusion_figure(metrics: dict[str, Any]):
         ax.set_ylabel("realised")
         ax.set_title(f"{name}: macro-F1 {m['macro_f1']:.3f}")
         for (i, j), v in np.ndenumerate(cm):
-            ax.text(j, i, str(v), ha="center", va="center",
-                    color="white" if v > cm.max() / 2 else "black")
+            ax.text(
+                j,
+                i,
+                str(v),
+                ha="center",
+                va="center",
+                color="white" if v > cm.max() / 2 else "black",
+            )
     fig.tight_layout()
     return fig
 
@@ -230,36 +254,44 @@ def train(
         try:
             champ_model, _ = registry.download_bundle(name, registry.CHAMPION)
             champion_metrics = _evaluate(champ_model, fit.test)
-            metrics["champion_before"] = {"version": str(current.version),
-                                          "macro_f1": champion_metrics["macro_f1"]}
+            metrics["champion_before"] = {
+                "version": str(current.version),
+                "macro_f1": champion_metrics["macro_f1"],
+            }
         except registry.RegistryError as exc:
             log.warning("current champion could not be evaluated: %s", exc)
     passed, reasons = gate(metrics, cfg, champion_metrics)
     fingerprint = data_fingerprint(tables)
     progress("logging to MLflow")
     with mlflow.start_run(experiment_id=exp_id) as run:
-        mlflow.set_tags({"data_fingerprint": fingerprint, "job": "train",
-                         "gate": "pass" if passed else "fail"})
-        mlflow.log_params({
-            **{f"model.{k}": v for k, v in cfg.model.params.items()},
-            "model.num_boost_round": cfg.model.num_boost_round,
-            "model.best_iteration": fit.model.best_iteration_,
-            "model.class_weights": cfg.model.class_weights,
-            **{f"labels.{k}": v for k, v in cfg.labels.model_dump().items()},
-            "features.min_paid_invoices": cfg.features.min_paid_invoices,
-            "features.window_days": cfg.features.window_days,
-            "split.train": ",".join(metrics["train_window"]["cutoffs"]),
-            "split.val": ",".join(metrics["train_window"]["val_cutoffs"]),
-            "split.test": ",".join(metrics["test_window"]["cutoffs"]),
-            "rows.train": len(fit.train), "rows.val": len(fit.val), "rows.test": len(fit.test),
-        })
+        mlflow.set_tags(
+            {"data_fingerprint": fingerprint, "job": "train", "gate": "pass" if passed else "fail"}
+        )
+        mlflow.log_params(
+            {
+                **{f"model.{k}": v for k, v in cfg.model.params.items()},
+                "model.num_boost_round": cfg.model.num_boost_round,
+                "model.best_iteration": fit.model.best_iteration_,
+                "model.class_weights": cfg.model.class_weights,
+                **{f"labels.{k}": v for k, v in cfg.labels.model_dump().items()},
+                "features.min_paid_invoices": cfg.features.min_paid_invoices,
+                "features.window_days": cfg.features.window_days,
+                "split.train": ",".join(metrics["train_window"]["cutoffs"]),
+                "split.val": ",".join(metrics["train_window"]["val_cutoffs"]),
+                "split.test": ",".join(metrics["test_window"]["cutoffs"]),
+                "rows.train": len(fit.train),
+                "rows.val": len(fit.val),
+                "rows.test": len(fit.test),
+            }
+        )
         mlflow.log_metrics(_flat_metrics("model_", metrics["model"]))
         for b in ("rule", "persistence"):
             mlflow.log_metrics(_flat_metrics(f"{b}_", metrics["baselines"][b]))
         if config_path and Path(config_path).exists():
             mlflow.log_artifact(str(config_path), "config")
-        mlflow.log_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False),
-                        "config/resolved.yaml")
+        mlflow.log_text(
+            yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), "config/resolved.yaml"
+        )
         registry.log_json(fit.model.encoder_.columns, "features.json")
         registry.log_json(fit.plan.to_dict(), "split.json")
         registry.log_json({"passed": passed, "checks": reasons}, "gate.json")
@@ -267,15 +299,20 @@ def train(
         mlflow.log_figure(fig, "plots/confusion_matrix.png")
         example = _example(fit.test)
         out_example = rating_frame(fit.model, example)[
-            ["rating", "p_good", "p_average", "p_bad", "late_probability", "score"]]
+            ["rating", "p_good", "p_average", "p_bad", "late_probability", "score"]
+        ]
         xgb_info = registry.log_model(fit.model, "model", example, out_example)
-        rule_info = registry.log_model(fit.rule, "rule_model", example,
-                                       rating_frame(fit.rule, example)[out_example.columns])
+        rule_info = registry.log_model(
+            fit.rule, "rule_model", example, rating_frame(fit.rule, example)[out_example.columns]
+        )
         run_id = run.info.run_id
 
-    tags = {"data_fingerprint": fingerprint, "run_id": run_id,
-            "macro_f1": f"{metrics['model']['macro_f1']:.4f}",
-            "gate": "; ".join(reasons)}
+    tags = {
+        "data_fingerprint": fingerprint,
+        "run_id": run_id,
+        "macro_f1": f"{metrics['model']['macro_f1']:.4f}",
+        "gate": "; ".join(reasons),
+    }
     mv = registry.register(xgb_info.model_uri, name, tags | {"kind": "xgboost"})
     promoted = False
     champion_kind = None
@@ -287,24 +324,29 @@ def train(
         registry.set_alias(name, registry.CHALLENGER, mv.version)
         message = f"model version {mv.version} did not pass the gate; kept as challenger"
         if current is None:
-            rule_tags = tags | {"kind": "rule", "macro_f1":
-                                f"{metrics['baselines']['rule']['macro_f1']:.4f}"}
+            rule_tags = tags | {
+                "kind": "rule",
+                "macro_f1": f"{metrics['baselines']['rule']['macro_f1']:.4f}",
+            }
             rv = registry.register(rule_info.model_uri, name, rule_tags)
             registry.set_alias(name, registry.CHAMPION, rv.version)
             champion_kind = "rule"
-            message += (f"; no champion existed, so the rule rating (version {rv.version}) "
-                        "is the champion")
-    metrics.update({
-        "run_id": run_id,
-        "experiment_id": exp_id,
-        "model_version": str(mv.version),
-        "promoted": promoted,
-        "champion_kind": champion_kind,
-        "gate": {"passed": passed, "checks": reasons},
-        "message": message,
-        "data_fingerprint": fingerprint,
-        "tracking_uri": tracking_uri,
-    })
+            message += (
+                f"; no champion existed, so the rule rating (version {rv.version}) is the champion"
+            )
+    metrics.update(
+        {
+            "run_id": run_id,
+            "experiment_id": exp_id,
+            "model_version": str(mv.version),
+            "promoted": promoted,
+            "champion_kind": champion_kind,
+            "gate": {"passed": passed, "checks": reasons},
+            "message": message,
+            "data_fingerprint": fingerprint,
+            "tracking_uri": tracking_uri,
+        }
+    )
     log.info(message)
     return metrics
 
@@ -332,8 +374,9 @@ def score(
     if customers is not None and len(customers):
         missing = sorted(set(customers["customer_id"].astype(str)) - set(out["customer_id"]))
         if missing:
-            extra = pd.DataFrame({"customer_id": missing, "rating": UNRATED,
-                                  "as_of": pd.Timestamp(as_of)})
+            extra = pd.DataFrame(
+                {"customer_id": missing, "rating": UNRATED, "as_of": pd.Timestamp(as_of)}
+            )
             out = pd.concat([out, extra], ignore_index=True)
     out["as_of"] = pd.to_datetime(out["as_of"]).dt.normalize().astype("datetime64[us]")
     out["model_version"] = str(model_version)

@@ -47,8 +47,9 @@ def test_train_register_load_champion_and_score(small_portfolio, tracking_uri, t
     assert set(pred["rating"]) <= set(ALL_RATINGS)
 
     out = tmp_path / "ratings.parquet"
-    res = runner.invoke(app, ["score", str(small_portfolio), "--as-of", "2024-06-01",
-                              "--out", str(out)])
+    res = runner.invoke(
+        app, ["score", str(small_portfolio), "--as-of", "2024-06-01", "--out", str(out)]
+    )
     assert res.exit_code == 0, res.output
     ratings = pd.read_parquet(out)
     customers = pd.read_csv(small_portfolio / "customers.csv")

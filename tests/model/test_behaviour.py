@@ -25,9 +25,16 @@ def test_worse_lateness_never_improves_the_rating(fitted):
     base = fitted.model.predict_rating(rows)
     p_bad = fitted.model.predict_proba(rows)[:, 2]
     worse = rows.copy()
-    for col in ("wmean_days_late", "wmean_days_late_12m", "median_days_late_12m",
-                "p90_days_late_12m", "last5_mean_days_late", "mean_days_late_90d",
-                "max_days_late", "oldest_overdue_days"):
+    for col in (
+        "wmean_days_late",
+        "wmean_days_late_12m",
+        "median_days_late_12m",
+        "p90_days_late_12m",
+        "last5_mean_days_late",
+        "mean_days_late_90d",
+        "max_days_late",
+        "oldest_overdue_days",
+    ):
         worse[col] = worse[col].fillna(0) + 25
     worse["overdue_amt"] = worse["overdue_amt"] * 1.5 + 1000
     worse["aging_90p"] = worse["aging_90p"] + 1000
@@ -48,8 +55,9 @@ def test_ids_do_not_matter(fitted):
     rows = fitted.test.head(200).copy()
     renamed = rows.copy()
     renamed["customer_id"] = [f"X{i:08d}" for i in range(len(rows))]
-    np.testing.assert_array_equal(fitted.model.predict_proba(rows),
-                                  fitted.model.predict_proba(renamed))
+    np.testing.assert_array_equal(
+        fitted.model.predict_proba(rows), fitted.model.predict_proba(renamed)
+    )
 
 
 def test_hand_written_payers(fitted):
@@ -57,24 +65,59 @@ def test_hand_written_payers(fitted):
     good_row = fitted.test[fitted.test["label"] == "good"].iloc[[0]].copy()
     bad_row = fitted.test[fitted.test["label"] == "bad"].iloc[[0]].copy()
     proto = good_row
-    prompt = proto.assign(wmean_days_late=-2.0, wmean_days_late_12m=-2.0,
-                          median_days_late_12m=-2.0, p90_days_late_12m=1.0,
-                          last5_mean_days_late=-1.0, mean_days_late_90d=-1.0,
-                          max_days_late=3.0, max_days_late_12m=3.0, share_late_15=0.0,
-                          share_late_30=0.0, overdue_amt=0.0, overdue_share=0.0, aging_61_90=0.0,
-                          aging_90p=0.0, oldest_overdue_days=0.0, prev_label_code=0.0,
-                          prev_mean_days_late=-2.0, prev_unpaid_share=0.0, prev_label="good",
-                          share_late_0=0.0, mean_days_late_prev90d=-1.0, aging_1_30=0.0,
-                          aging_31_60=0.0, writeoffs_n=0.0, paid_n=40.0, paid_n_12m=20.0,
-                          tenure_days=700.0, disputes_n=0.0, dispute_rate=0.0,
-                          trend_days_late=0.0, overdue_n=0.0, open_disputed_n=0.0)
-    chronic = bad_row.assign(wmean_days_late=60.0, wmean_days_late_12m=65.0,
-                           median_days_late_12m=60.0, p90_days_late_12m=95.0,
-                           last5_mean_days_late=70.0, mean_days_late_90d=70.0,
-                           max_days_late=120.0, max_days_late_12m=120.0, share_late_15=1.0,
-                           share_late_30=0.9, overdue_share=1.0, aging_90p=20000.0,
-                           oldest_overdue_days=130.0, prev_label_code=2.0,
-                           prev_mean_days_late=70.0, prev_unpaid_share=0.5, prev_label="bad")
+    prompt = proto.assign(
+        wmean_days_late=-2.0,
+        wmean_days_late_12m=-2.0,
+        median_days_late_12m=-2.0,
+        p90_days_late_12m=1.0,
+        last5_mean_days_late=-1.0,
+        mean_days_late_90d=-1.0,
+        max_days_late=3.0,
+        max_days_late_12m=3.0,
+        share_late_15=0.0,
+        share_late_30=0.0,
+        overdue_amt=0.0,
+        overdue_share=0.0,
+        aging_61_90=0.0,
+        aging_90p=0.0,
+        oldest_overdue_days=0.0,
+        prev_label_code=0.0,
+        prev_mean_days_late=-2.0,
+        prev_unpaid_share=0.0,
+        prev_label="good",
+        share_late_0=0.0,
+        mean_days_late_prev90d=-1.0,
+        aging_1_30=0.0,
+        aging_31_60=0.0,
+        writeoffs_n=0.0,
+        paid_n=40.0,
+        paid_n_12m=20.0,
+        tenure_days=700.0,
+        disputes_n=0.0,
+        dispute_rate=0.0,
+        trend_days_late=0.0,
+        overdue_n=0.0,
+        open_disputed_n=0.0,
+    )
+    chronic = bad_row.assign(
+        wmean_days_late=60.0,
+        wmean_days_late_12m=65.0,
+        median_days_late_12m=60.0,
+        p90_days_late_12m=95.0,
+        last5_mean_days_late=70.0,
+        mean_days_late_90d=70.0,
+        max_days_late=120.0,
+        max_days_late_12m=120.0,
+        share_late_15=1.0,
+        share_late_30=0.9,
+        overdue_share=1.0,
+        aging_90p=20000.0,
+        oldest_overdue_days=130.0,
+        prev_label_code=2.0,
+        prev_mean_days_late=70.0,
+        prev_unpaid_share=0.5,
+        prev_label="bad",
+    )
     assert fitted.model.predict_rating(prompt)[0] == "good"
     assert fitted.model.predict_rating(chronic)[0] == "bad"
 
@@ -82,8 +125,9 @@ def test_hand_written_payers(fitted):
 def test_save_load_roundtrip_is_exact(fitted, tmp_path):
     fitted.model.save(tmp_path / "b")
     loaded = load_bundle(tmp_path / "b")
-    np.testing.assert_array_equal(loaded.predict_proba(fitted.test),
-                                  fitted.model.predict_proba(fitted.test))
+    np.testing.assert_array_equal(
+        loaded.predict_proba(fitted.test), fitted.model.predict_proba(fitted.test)
+    )
 
 
 def test_corrupt_bundle_is_refused(fitted, tmp_path):

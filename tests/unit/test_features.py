@@ -14,8 +14,10 @@ T = pd.Timestamp("2024-04-01")
 
 
 def _inv(rows):
-    df = pd.DataFrame(rows, columns=["invoice_id", "customer_id", "invoice_date", "due_date",
-                                     "paid_date", "amount"])
+    df = pd.DataFrame(
+        rows,
+        columns=["invoice_id", "customer_id", "invoice_date", "due_date", "paid_date", "amount"],
+    )
     for c in ("invoice_date", "due_date", "paid_date"):
         df[c] = pd.to_datetime(df[c])
     return df
@@ -23,11 +25,13 @@ def _inv(rows):
 
 @pytest.fixture
 def three_invoices():
-    return _inv([
-        ("a", "C1", "2024-01-01", "2024-01-31", "2024-02-20", 100.0),  # 20 days late
-        ("b", "C1", "2024-02-01", "2024-03-02", "2024-04-10", 200.0),  # paid after T: open
-        ("c", "C1", "2024-03-01", "2024-03-31", "2024-03-15", 10.0),   # 16 days early
-    ])
+    return _inv(
+        [
+            ("a", "C1", "2024-01-01", "2024-01-31", "2024-02-20", 100.0),  # 20 days late
+            ("b", "C1", "2024-02-01", "2024-03-02", "2024-04-10", 200.0),  # paid after T: open
+            ("c", "C1", "2024-03-01", "2024-03-31", "2024-03-15", 10.0),  # 16 days early
+        ]
+    )
 
 
 def test_hand_computed_values(three_invoices):
@@ -76,21 +80,32 @@ def test_credit_notes_do_not_count_as_lateness(three_invoices):
 
 
 def test_partial_payment_reduces_open_balance(three_invoices):
-    pay = pd.DataFrame({"invoice_id": ["b", "b"], "payment_date": pd.to_datetime(
-        ["2024-03-10", "2024-04-05"]), "amount": [50.0, 150.0]})
+    pay = pd.DataFrame(
+        {
+            "invoice_id": ["b", "b"],
+            "payment_date": pd.to_datetime(["2024-03-10", "2024-04-05"]),
+            "amount": [50.0, 150.0],
+        }
+    )
     f = build_features(three_invoices, T, payments=pay).iloc[0]
     assert f["open_amt"] == 150.0  # the second payment is after T
 
 
 def test_reminder_response_uses_only_resolved_reminders(three_invoices):
-    rem = pd.DataFrame({"invoice_id": ["a", "b"], "sent_date": pd.to_datetime(
-        ["2024-02-15", "2024-03-28"]), "channel": ["email", "email"]})
+    rem = pd.DataFrame(
+        {
+            "invoice_id": ["a", "b"],
+            "sent_date": pd.to_datetime(["2024-02-15", "2024-03-28"]),
+            "channel": ["email", "email"],
+        }
+    )
     f = build_features(three_invoices, T, reminders=rem).iloc[0]
     assert f["reminders_12m"] == 2
     assert f["reminder_response_rate"] == 1.0  # only the reminder on "a" is resolved
 
 
 # --- leakage property: events on or after T never change features at T -------------------
+
 
 @st.composite
 def histories(draw):
@@ -101,8 +116,16 @@ def histories(draw):
         due = start + timedelta(days=draw(st.sampled_from([14, 30, 60])))
         paid = draw(st.one_of(st.none(), st.integers(-10, 120)))
         paid_date = None if paid is None else max(start, due + timedelta(days=paid))
-        rows.append((f"i{i}", draw(st.sampled_from(["C1", "C2"])), start, due, paid_date,
-                     float(draw(st.integers(1, 5000)))))
+        rows.append(
+            (
+                f"i{i}",
+                draw(st.sampled_from(["C1", "C2"])),
+                start,
+                due,
+                paid_date,
+                float(draw(st.integers(1, 5000))),
+            )
+        )
     return _inv(rows)
 
 
@@ -119,8 +142,9 @@ def test_future_events_never_change_features(inv, shift, data):
     open_at_t = changed["paid_date"].isna() & (changed["invoice_date"] < t)
     changed.loc[open_at_t, "paid_date"] = t + timedelta(days=shift)
     cust = data.draw(st.sampled_from(["C1", "C2"]))
-    new = _inv([("new", cust, t + timedelta(days=shift), t + timedelta(days=shift + 30),
-                 None, 99.0)])
+    new = _inv(
+        [("new", cust, t + timedelta(days=shift), t + timedelta(days=shift + 30), None, 99.0)]
+    )
     changed = pd.concat([changed, new], ignore_index=True)
     after = build_features(changed, t)
     pd.testing.assert_frame_equal(before, after)

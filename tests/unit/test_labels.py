@@ -16,8 +16,10 @@ T = pd.Timestamp("2024-04-01")
 
 
 def _inv(rows):
-    df = pd.DataFrame(rows, columns=["invoice_id", "customer_id", "invoice_date", "due_date",
-                                     "paid_date", "amount"])
+    df = pd.DataFrame(
+        rows,
+        columns=["invoice_id", "customer_id", "invoice_date", "due_date", "paid_date", "amount"],
+    )
     for c in ("invoice_date", "due_date", "paid_date"):
         df[c] = pd.to_datetime(df[c])
     return df
@@ -29,11 +31,13 @@ def _label(rows):
 
 
 def test_good_average_bad():
-    labels = _label([
-        ("g", "G", "2024-03-20", "2024-04-19", "2024-04-20", 100.0),   # 1 day late
-        ("a", "A", "2024-03-20", "2024-04-19", "2024-05-09", 100.0),   # 20 days late
-        ("b", "B", "2024-03-20", "2024-04-19", "2024-06-10", 100.0),   # 52 days late
-    ])
+    labels = _label(
+        [
+            ("g", "G", "2024-03-20", "2024-04-19", "2024-04-20", 100.0),  # 1 day late
+            ("a", "A", "2024-03-20", "2024-04-19", "2024-05-09", 100.0),  # 20 days late
+            ("b", "B", "2024-03-20", "2024-04-19", "2024-06-10", 100.0),  # 52 days late
+        ]
+    )
     assert labels == {"G": "good", "A": "average", "B": "bad"}
 
 
@@ -78,8 +82,7 @@ def test_short_history_says_how_much_is_needed():
 
 
 def test_about_fourteen_months_is_enough():
-    plan = plan_cutoffs(pd.Timestamp("2023-01-01"), pd.Timestamp("2024-02-15"), CFG,
-                        SplitConfig())
+    plan = plan_cutoffs(pd.Timestamp("2023-01-01"), pd.Timestamp("2024-02-15"), CFG, SplitConfig())
     assert plan.test and plan.train and plan.notes
 
 
