@@ -1,0 +1,254 @@
+"""Policy file validation and the decision engine (DESIGN §6)."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from payer_model.policy import PolicyError, decide, load_policies, parse_policies
+
+POLICY_FILE = Path(__file__).resolve().parents[2] / "serving" / "policies.yaml"
+T = pd.Timestamp("2024-05-01")
+DUE = "2024-05-10"  # 9 days after T: the whole sequence is ahead
+
+
+@pytest.fixture(scope="module")
+def policies():
+    return load_policies(POLICY_FILE)
+
+
+def _inv(*rows):
+    cols = ["invoice_id", "invoice_date", "due_date", "amount", "paid_date", "disputed",
+            "dispute_date"]
+    df = pd.DataFrame(rows, columns=cols)
+    for c in ("invoice_date", "due_date", "paid_date", "dispute_date"):
+        df[c] = pd.to_datetime(df[c])
+    return df
+
+
+def _one(due=DUE, paid=None, disputed=False, dispute_date=None, amount=1000.0):
+    return _inv(("I1", "2024-04-10", due, amount, paid, disputed, dispute_date))
+
+
+def _cust(ctype="company", industry="retail", limit=10000.0):
+    return {"customer_id": "C1", "customer_type": ctype, "industry": industry,
+            "credit_limit": limit}
+
+
+def _rating(rating, p_bad=None, **feats):
+    p = {"good": 0.05, "average": 0.2, "bad": 0.7, "unrated": None}[rating]
+    return {"rating": rating, "p_bad": p if p_bad is None else p_bad, **feats}
+
+
+def _schedule(decision):
+    return [(str(a.date), a.kind, a.channel or a.to) for a in decision.next_actions]
+
+
+def test_default_file_reproduces_design_table(policies):
+    names = [s.name for s in policies.segments]
+    assert set(names) == {"Excellent payer", "Occasional delay", "High risk", "New / not rated"}
+    tones = {s.name: s.policy.tone for s in policies.segments}
+    assert tones == {"Excellent payer": "friendly", "Occasional delay": "neutral",
+                     "High risk": "firm", "New / not rated": "neutral"}
+    credit = {s.name: s.policy.credit.action for s in policies.segments}
+    assert credit == {"Excellent payer": "none", "Occasional delay": "review",
+                      "High risk": "reduce_limit", "New / not rated": "limit_cap"}
+    assert len(policies.policy_version) == 12
+
+
+def test_excellent_payer_schedule(policies):
+    d = decide(_cust(), _one(), _rating("good"), T, policies)
+    assert d.segment == "Excellent payer"
+    # no pre-due reminder; email +3, +10
+    assert _schedule(d) == [("2024-05-13", "reminder", "email"),
+                            ("2024-05-20", "reminder", "email")]
+    assert d.credit.action == "none" and not d.requires_human_review
+
+
+def test_occasional_delay_schedule(policies):
+    d = decide(_cust(), _one(), _rating("average"), T, policies)
+    assert d.segment == "Occasional delay"
+    assert _schedule(d) == [
+        ("2024-05-07", "reminder", "email"), ("2024-05-11", "reminder", "email"),
+        ("2024-05-17", "reminder", "email"), ("2024-05-24", "reminder", "sms"),
+        ("2024-05-31", "reminder", "call"), ("2024-06-14", "escalation", "collector")]
+    assert d.credit.action == "review"
+
+
+def test_high_risk_schedule(policies):
+    d = decide(_cust(), _one(), _rating("bad"), T, policies)
+    assert d.segment == "High risk" and d.tone == "firm"
+    assert _schedule(d) == [
+        ("2024-05-03", "reminder", "email"), ("2024-05-09", "reminder", "email"),
+        ("2024-05-10", "reminder", "sms"), ("2024-05-13", "reminder", "call"),
+        ("2024-05-20", "escalation", "collector"),
+        ("2024-06-09", "escalation", "collections_agency")]
+    esc = d.next_actions[-2]
+    assert esc.history is not None and esc.next_step
+    # company: the reduction is automatic, with reasons
+    assert d.credit.action == "reduce_limit" and d.credit.new_limit == 5000.0
+    assert d.credit.automatic and not d.requires_human_review
+    assert any("rated bad" in r for r in d.credit.reasons)
+
+
+def test_new_customer_standard_sequence(policies):
+    d = decide(_cust(), _one(), _rating("unrated"), T, policies)
+    assert d.segment == "New / not rated"
+    assert [(x[0], x[2]) for x in _schedule(d)] == [
+        ("2024-05-11", "email"), ("2024-05-17", "email"), ("2024-05-24", "email"),
+        ("2024-05-31", "sms"), ("2024-06-09", "call"), ("2024-06-24", "collector")]
+    assert d.credit.action == "limit_cap" and d.credit.new_limit == 5000.0
+    # unrated: priority uses the file's prior P(bad) only once something is overdue
+    assert d.priority == 0.0
+
+
+def test_good_but_worsening_is_occasional_delay(policies):
+    d = decide(_cust(), _one(), _rating("good", trend_days_late=15.0), T, policies)
+    assert d.segment == "Occasional delay"
+    assert "trend_days_late>10" in d.rule
+
+
+def test_payment_confirmed_stops_sequence(policies):
+    d = decide(_cust(), _one(paid="2024-04-30"), _rating("bad"), T, policies)
+    assert d.next_actions == [] and d.stopped == {"I1": "payment_confirmed"}
+    # a payment on or after as_of is not known yet
+    d2 = decide(_cust(), _one(paid="2024-05-01"), _rating("bad"), T, policies)
+    assert d2.next_actions and not d2.stopped
+
+
+def test_dispute_stops_sequence(policies):
+    d = decide(_cust(), _one(disputed=True, dispute_date="2024-04-20"), _rating("average"), T,
+               policies)
+    assert d.next_actions == [] and d.stopped == {"I1": "dispute_open"}
+    # a dispute opened later is unknown at T
+    d2 = decide(_cust(), _one(disputed=True, dispute_date="2024-06-01"), _rating("average"),
+                T, policies)
+    assert d2.next_actions
+
+
+def test_promise_to_pay_stops_then_resumes(policies):
+    rem = pd.DataFrame({"invoice_id": ["I1"], "sent_date": pd.to_datetime(["2024-04-28"]),
+                        "channel": ["call"], "outcome": ["promise_to_pay"]})
+    d = decide(_cust(), _one(due="2024-04-01"), _rating("average"), T, policies, rem)
+    assert d.stopped == {"I1": "promise_to_pay"}
+    later = decide(_cust(), _one(due="2024-04-01"), _rating("average"), "2024-05-20", policies,
+                   rem)
+    assert later.next_actions and not later.stopped
+
+
+def test_already_sent_reminders_are_skipped(policies):
+    rem = pd.DataFrame({"invoice_id": ["I1", "I1"],
+                        "sent_date": pd.to_datetime(["2024-05-07", "2024-05-11"]),
+                        "channel": ["email", "email"]})
+    d = decide(_cust(), _one(), _rating("average"), "2024-05-12", policies, rem)
+    reminders = [(str(a.date), a.channel) for a in d.next_actions if a.kind == "reminder"]
+    assert reminders == [("2024-05-17", "email"), ("2024-05-24", "sms"), ("2024-05-31", "call")]
+
+
+def test_missed_steps_collapse_into_one_catch_up(policies):
+    # 20 days overdue at T, nothing sent: one contact today (the latest missed step), not five
+    d = decide(_cust(), _one(due="2024-04-11"), _rating("average"), T, policies)
+    today = [a for a in d.next_actions if str(a.date) == "2024-05-01"]
+    assert len(today) == 1 and today[0].channel == "sms" and today[0].catch_up
+    assert d.overdue_amt == 1000.0
+    assert d.priority == pytest.approx(0.2 * 1000.0)
+
+
+def test_priority_is_p_bad_times_overdue(policies):
+    inv = _inv(("I1", "2024-03-01", "2024-04-01", 1000.0, None, False, None),
+               ("I2", "2024-04-20", "2024-05-20", 500.0, None, False, None))
+    d = decide(_cust(), inv, _rating("bad", p_bad=0.6), T, policies)
+    assert d.overdue_amt == 1000.0 and d.open_amt == 1500.0
+    assert d.priority == pytest.approx(600.0)
+
+
+@pytest.mark.parametrize("ctype", ["sole_trader", "individual"])
+def test_natural_persons_need_human_review_for_holds(policies, ctype):
+    inv = _one(due="2024-03-15")  # 47 days overdue: hold_when oldest_overdue_days >= 30
+    d = decide(_cust(ctype), inv, _rating("bad", oldest_overdue_days=47), T, policies)
+    assert d.credit.action == "hold_new_orders"
+    assert d.requires_human_review and not d.credit.automatic
+    assert any("natural person" in r for r in d.credit.reasons)
+    company = decide(_cust("company"), inv, _rating("bad", oldest_overdue_days=47), T, policies)
+    assert company.credit.action == "hold_new_orders" and company.credit.automatic
+
+
+def test_tone_by_industry(policies):
+    d = decide(_cust(industry="public_sector"), _one(), _rating("average"), T, policies)
+    assert d.tone == "friendly"
+
+
+# ------------------------------------------------------------------ file validation
+def _raw():
+    return yaml.safe_load(POLICY_FILE.read_text())
+
+
+def _error(raw, tmp_path):
+    f = tmp_path / "policies.yaml"
+    f.write_text(yaml.safe_dump(raw, sort_keys=False))
+    with pytest.raises(PolicyError) as exc:
+        load_policies(f)
+    msg = str(exc.value)
+    assert "\n" not in msg
+    assert msg.startswith(str(f))
+    return msg
+
+
+def test_typo_key_is_one_line_error(tmp_path):
+    raw = _raw()
+    raw["segments"][1]["policy"]["tonee"] = raw["segments"][1]["policy"].pop("tone")
+    msg = _error(raw, tmp_path)
+    assert "segments[1].policy: unknown key 'tonee'" in msg
+
+
+def test_unknown_channel_is_one_line_error(tmp_path):
+    raw = _raw()
+    raw["segments"][2]["policy"]["sequence"][1]["channel"] = "fax"
+    msg = _error(raw, tmp_path)
+    assert msg.endswith("segments[2].policy.sequence[1].channel: unknown channel 'fax' "
+                        "(allowed: email, sms, call, letter)")
+
+
+def test_unknown_rule_field(tmp_path):
+    raw = _raw()
+    raw["segments"][1]["rules"][0]["overdue_amount"] = {"gt": 1}
+    assert "segments[1].rules[0]" in _error(raw, tmp_path)
+
+
+def test_rule_after_catch_all_is_error(tmp_path):
+    raw = _raw()
+    raw["segments"][0]["rules"].append({})
+    msg = _error(raw, tmp_path)
+    assert "segments[1].rules[0]" in msg and "segments[0].rules[1]" in msg
+    assert "catch-all" in msg
+
+
+def test_identical_rule_is_error(tmp_path):
+    raw = _raw()
+    raw["segments"][3]["rules"] = [{"rating": "bad"}]
+    msg = _error(raw, tmp_path)
+    assert "segments[3].rules[0]" in msg and "segments[1].rules[0]" in msg
+    assert "identical" in msg
+
+
+def test_broader_earlier_rule_shadows(tmp_path):
+    raw = _raw()
+    raw["segments"][2]["rules"].insert(0, {"rating": "good"})
+    msg = _error(raw, tmp_path)
+    assert "segments[2].rules[2]" in msg and "segments[2].rules[0]" in msg
+
+
+def test_policy_version_ignores_comments_and_tracks_content(tmp_path):
+    base = load_policies(POLICY_FILE).policy_version
+    f = tmp_path / "p.yaml"
+    f.write_text("# a comment\n" + POLICY_FILE.read_text())
+    assert load_policies(f).policy_version == base
+    raw = _raw()
+    raw["segments"][0]["policy"]["max_reminders"] = 3
+    assert parse_policies(raw).policy_version != base
+
+
+def test_missing_file():
+    with pytest.raises(PolicyError, match="not found"):
+        load_policies("nope.yaml")
