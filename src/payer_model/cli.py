@@ -370,6 +370,46 @@ def score(
 
 @app.command()
 @command
+def explain(
+    data: DataDir,
+    customer: Annotated[str, typer.Option(help="customer id")],
+    as_of: Annotated[str, typer.Option("--as-of", help="cutoff date YYYY-MM-DD")],
+    config: ConfigOpt = None,
+    json_out: JsonOpt = None,
+) -> dict[str, Any]:
+    """Print a customer's rating and its top reasons as of a date, with the champion."""
+    import pandas as pd
+
+    from payer_model.pipeline import score as score_job
+
+    cfg, _ = _config(config)
+    tables = load_tables(data, cfg)
+    known = set(tables["invoices"]["customer_id"].astype(str))
+    if tables["customers"] is not None:
+        known |= set(tables["customers"]["customer_id"].astype(str))
+    if customer not in known:
+        raise ValueError(f"customer {customer!r} is not in {data}")
+    model, mv = _load_champion(cfg)
+    inv = tables["invoices"]
+    one = {k: (v[v["customer_id"].astype(str) == customer] if v is not None and
+               "customer_id" in v else v) for k, v in tables.items()}
+    one["invoices"] = inv[inv["customer_id"].astype(str) == customer]
+    row = score_job(one, pd.Timestamp(as_of), model, cfg, model_version=mv.version).iloc[0]
+    reasons = json.loads(row["reasons"])
+    probs = ""
+    if row["rating"] != "unrated":
+        probs = (f" (P good {row['p_good']:.2f}, average {row['p_average']:.2f}, "
+                 f"bad {row['p_bad']:.2f}; score {row['score']:.0f})")
+    console.print(f"[bold]{customer}[/] as of {as_of}: [bold]{row['rating']}[/]{probs}, "
+                  f"model version {mv.version}", highlight=False)
+    for k, r in enumerate(reasons, 1):
+        console.print(f"  {k}. {r['code']}: {r['text']}", highlight=False)
+    return {"customer_id": customer, "as_of": as_of, "rating": row["rating"],
+            "reasons": reasons, "model_version": str(mv.version)}
+
+
+@app.command()
+@command
 def demo(
     data: Annotated[Path, typer.Argument(help="data folder")] = Path("data/sample"),
     config: ConfigOpt = None,

@@ -69,6 +69,12 @@ class FeatureEncoder:
         return np.ascontiguousarray(np.hstack(parts), dtype=np.float32)
 
 
+def feature_reference(features: pd.DataFrame) -> dict[str, float]:
+    """Portfolio reference for reason codes: the training median of each numeric feature."""
+    med = features[list(NUMERIC_FEATURES)].median(numeric_only=True)
+    return {k: float(v) for k, v in med.items() if pd.notna(v)}
+
+
 def balanced_weights(y: np.ndarray) -> np.ndarray:
     """Per-row weights n / (k * n_class) so rare classes count as much as common ones."""
     counts = np.bincount(y, minlength=len(RATINGS)).astype(float)
@@ -76,6 +82,83 @@ def balanced_weights(y: np.ndarray) -> np.ndarray:
     w = np.zeros_like(counts)
     w[present] = len(y) / (present.sum() * counts[present])
     return w[y]
+
+
+class Calibrator:
+    """Monotone probability calibration for one binary booster: isotonic or sigmoid.
+
+    The method is chosen by 2-fold cross-fitted log loss on the time-later validation slice
+    (isotonic tends to win on large slices, sigmoid on small ones), then refitted on the
+    whole slice. Both maps are non-decreasing, so calibration keeps the monotone guarantee.
+    Stored as plain numbers (JSON), never pickled.
+    """
+
+    def __init__(self, method: str = "identity", params: dict[str, Any] | None = None) -> None:
+        self.method = method
+        self.params = params or {}
+
+    @staticmethod
+    def _fit_method(method: str, p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+        if method == "isotonic":
+            from sklearn.isotonic import IsotonicRegression
+
+            iso = IsotonicRegression(y_min=1e-4, y_max=1 - 1e-4, out_of_bounds="clip")
+            iso.fit(p, y)
+            return {"x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()}
+        from sklearn.linear_model import LogisticRegression
+
+        lr = LogisticRegression(C=1e4).fit(_logit(p)[:, None], y)
+        a = max(float(lr.coef_[0, 0]), 1e-6)  # keep it increasing
+        return {"a": a, "b": float(lr.intercept_[0])}
+
+    @staticmethod
+    def _apply(method: str, params: dict[str, Any], p: np.ndarray) -> np.ndarray:
+        if method == "isotonic":
+            return np.interp(p, params["x"], params["y"])
+        if method == "sigmoid":
+            return 1.0 / (1.0 + np.exp(-(params["a"] * _logit(p) + params["b"])))
+        return p
+
+    def fit(self, p: np.ndarray, y: np.ndarray) -> Calibrator:
+        """Choose and fit the calibration map on validation probabilities ``p``."""
+        y = np.asarray(y, dtype=float)
+        if len(np.unique(y)) < 2 or len(y) < 20:
+            self.method, self.params = "identity", {}
+            return self
+        rng = np.random.default_rng(0)
+        fold = rng.integers(0, 2, len(y))
+        losses = {}
+        for method in ("isotonic", "sigmoid"):
+            loss = 0.0
+            for k in (0, 1):
+                tr, te = fold != k, fold == k
+                if len(np.unique(y[tr])) < 2:
+                    loss = np.inf
+                    break
+                q = np.clip(
+                    self._apply(method, self._fit_method(method, p[tr], y[tr]), p[te]),
+                    1e-6,
+                    1 - 1e-6,
+                )
+                loss -= float(np.sum(y[te] * np.log(q) + (1 - y[te]) * np.log(1 - q)))
+            losses[method] = loss
+        self.method = min(losses, key=losses.get)
+        self.params = self._fit_method(self.method, p, y)
+        self.cv_log_loss_ = {k: v / len(y) for k, v in losses.items()}
+        return self
+
+    def transform(self, p: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities."""
+        return self._apply(self.method, self.params, np.asarray(p, dtype=np.float64))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {"method": self.method, "params": self.params}
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
 
 
 class XGBRatingModel:
@@ -147,6 +230,7 @@ class XGBRatingModel:
     ) -> XGBRatingModel:
         """Train both boosters with early stopping on validation, then pick thresholds."""
         self.encoder_ = FeatureEncoder().fit(train)
+        self.reference_ = feature_reference(train)
         cols = self.encoder_.columns
         x = self.encoder_.transform(train)
         has_val = val is not None and len(val) > 0
@@ -167,14 +251,27 @@ class XGBRatingModel:
             for k in (1, 2)
         ]
         self.best_iteration_ = max(b.num_boosted_rounds() for b in self.boosters_)
+        self.calibrators_ = [Calibrator(), Calibrator()]
         self.thresholds_ = (0.5, 0.5)
         if has_val:
+            raw = self._raw(xv)
+            # Class weights skew the raw probabilities; calibrate each booster on the
+            # time-later validation slice, then choose thresholds on calibrated values.
+            self.calibrators_ = [
+                Calibrator().fit(raw[:, k], (y_val >= k + 1).astype(float)) for k in (0, 1)
+            ]
             self.thresholds_ = _best_thresholds(self._cumulative(xv), y_val)
         return self
 
+    def _raw(self, x: np.ndarray) -> np.ndarray:
+        return np.column_stack(
+            [np.asarray(b.inplace_predict(x), dtype=np.float64) for b in self.boosters_]
+        )
+
     def _cumulative(self, x: np.ndarray) -> np.ndarray:
-        a = np.asarray(self.boosters_[0].inplace_predict(x), dtype=np.float64)
-        b = np.asarray(self.boosters_[1].inplace_predict(x), dtype=np.float64)
+        raw = self._raw(x)
+        a = self.calibrators_[0].transform(raw[:, 0])
+        b = self.calibrators_[1].transform(raw[:, 1])
         return np.column_stack([a, np.minimum(a, b)])
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
@@ -216,6 +313,8 @@ class XGBRatingModel:
             "columns": self.encoder_.columns,
             "boosters": files,
             "thresholds": list(self.thresholds_),
+            "calibrators": [c.to_dict() for c in self.calibrators_],
+            "reference": self.reference_,
             "best_iteration": self.best_iteration_,
             "params": self.params,
             "num_boost_round": self.num_boost_round,
@@ -240,6 +339,8 @@ class XGBRatingModel:
             booster.set_param({"nthread": 1})
             m.boosters_.append(booster)
         m.thresholds_ = tuple(spec["thresholds"])
+        m.calibrators_ = [Calibrator(c["method"], c["params"]) for c in spec["calibrators"]]
+        m.reference_ = spec.get("reference", {})
         m.best_iteration_ = int(spec["best_iteration"])
         return m
 
@@ -294,6 +395,7 @@ class LookupModel:
         prior = np.bincount(y_train, minlength=len(RATINGS)) + 1.0
         self.table_ = table
         self.fallback_ = RATINGS[int(prior.argmax())]
+        self.reference_ = feature_reference(train)
         return self
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
@@ -330,6 +432,7 @@ class RuleRatingModel(LookupModel):
             "labels": self.labels.model_dump(),
             "table": self.table_,
             "fallback": self.fallback_,
+            "reference": self.reference_,
         }
         (path / SPEC_FILE).write_text(json.dumps(spec, indent=2))
         return path
@@ -340,6 +443,7 @@ class RuleRatingModel(LookupModel):
         m = cls(LabelConfig.model_validate(spec["labels"]))
         m.table_ = spec["table"]
         m.fallback_ = spec["fallback"]
+        m.reference_ = spec.get("reference", {})
         return m
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ import pandas as pd
 import yaml
 
 from payer_model.config import TrainConfig
+from payer_model.explain import INSUFFICIENT_HISTORY, reason_codes
 from payer_model.features import build_features
 from payer_model.labels import LABEL_INDEX, CutoffPlan, data_range, plan_cutoffs
 from payer_model.metrics import classification_metrics
@@ -370,12 +372,35 @@ def score(
         trend_days=cfg.features.trend_days,
     )
     out = rating_frame(model, feats, min_paid_invoices=cfg.features.min_paid_invoices)
+    reasons = reason_codes(
+        model, feats, out["rating"], min_paid_invoices=cfg.features.min_paid_invoices
+    )
+    out["reasons"] = [json.dumps(r) for r in reasons]
+    out["reason_codes"] = [",".join(x["code"] for x in r) for r in reasons]
     customers = tables.get("customers")
     if customers is not None and len(customers):
         missing = sorted(set(customers["customer_id"].astype(str)) - set(out["customer_id"]))
         if missing:
+            no_history = json.dumps(
+                [
+                    {
+                        "code": INSUFFICIENT_HISTORY,
+                        "feature": "inv_n",
+                        "value": 0.0,
+                        "reference": None,
+                        "contribution": None,
+                        "text": "no invoice before the as-of date",
+                    }
+                ]
+            )
             extra = pd.DataFrame(
-                {"customer_id": missing, "rating": UNRATED, "as_of": pd.Timestamp(as_of)}
+                {
+                    "customer_id": missing,
+                    "rating": UNRATED,
+                    "as_of": pd.Timestamp(as_of),
+                    "reasons": no_history,
+                    "reason_codes": INSUFFICIENT_HISTORY,
+                }
             )
             out = pd.concat([out, extra], ignore_index=True)
     out["as_of"] = pd.to_datetime(out["as_of"]).dt.normalize().astype("datetime64[us]")

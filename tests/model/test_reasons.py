@@ -1,0 +1,59 @@
+"""Reason codes: present for every scored customer and consistent with the rating."""
+
+import json
+
+import pytest
+
+from payer_model.config import TrainConfig
+from payer_model.explain import GROUP_CODES, INSUFFICIENT_HISTORY
+from payer_model.generate import generate_dataset
+from payer_model.pipeline import fit_and_evaluate, score
+
+pytestmark = pytest.mark.slow
+WORSE = {w for w, _ in GROUP_CODES.values()} | {"NO_RECENT_PAYMENTS"}
+BETTER = {b for _, b in GROUP_CODES.values()}
+
+
+@pytest.fixture(scope="module")
+def scored():
+    tables = generate_dataset(500, 20, seed=11)
+    cfg = TrainConfig()
+    fit = fit_and_evaluate(tables, cfg)
+    return score(tables, "2024-06-01", fit.model, cfg), fit
+
+
+def test_every_customer_has_reasons(scored):
+    ratings, _ = scored
+    assert len(ratings) == 500
+    for _, row in ratings.iterrows():
+        reasons = json.loads(row["reasons"])
+        assert 1 <= len(reasons) <= 3
+        assert all(r["code"] and r["text"] for r in reasons)
+
+
+def test_reasons_agree_with_the_rating(scored):
+    ratings, _ = scored
+    for _, row in ratings.iterrows():
+        codes = {r["code"] for r in json.loads(row["reasons"])}
+        if row["rating"] == "unrated":
+            assert codes == {INSUFFICIENT_HISTORY}
+        elif row["rating"] == "good":
+            assert codes <= BETTER, codes
+        else:
+            assert codes <= WORSE | {"PROFILE_RISK"}, codes
+
+
+def test_reason_sentences_use_the_customers_numbers(scored):
+    ratings, _ = scored
+    bad = ratings[ratings["rating"] == "bad"]
+    texts = [r["text"] for v in bad["reasons"] for r in json.loads(v)]
+    assert any("portfolio median" in t for t in texts)
+    assert any(any(ch.isdigit() for ch in t) for t in texts)
+
+
+def test_contributions_are_positive_and_sorted(scored):
+    ratings, _ = scored
+    for v in ratings.loc[ratings["rating"] != "unrated", "reasons"]:
+        contribs = [r["contribution"] for r in json.loads(v)]
+        assert all(c > 0 for c in contribs)
+        assert contribs == sorted(contribs, reverse=True)
