@@ -252,3 +252,55 @@ def test_policy_version_ignores_comments_and_tracks_content(tmp_path):
 def test_missing_file():
     with pytest.raises(PolicyError, match="not found"):
         load_policies("nope.yaml")
+
+
+# ------------------------------------------------------------------ templates and audit
+@pytest.mark.parametrize("tone_rating", ["good", "average", "bad"])
+@pytest.mark.parametrize("channel", ["email", "sms", "letter", "call"])
+def test_render_message_lists_open_invoices(policies, tone_rating, channel):
+    from payer_model.templates import render_message
+
+    inv = _inv(("I1", "2024-03-01", "2024-04-01", 1000.0, None, False, None),
+               ("I2", "2024-03-01", "2024-04-05", 250.5, None, True, "2024-04-10"))
+    d = decide(_cust(), inv, _rating(tone_rating), T, policies)
+    text = render_message(d, {"name": "Acme Ltd"}, inv, channel)
+    assert "I1" in text and "1000.00" in text
+    assert "I2" not in text  # disputed: stopped, not dunned
+    if channel != "call":
+        assert "Acme Ltd" in text
+
+
+def test_tone_changes_wording(policies):
+    from payer_model.templates import render_message
+
+    inv = _one(due="2024-04-01")
+    firm = render_message(decide(_cust(), inv, _rating("bad"), T, policies), {}, inv, "email")
+    friendly = render_message(decide(_cust(), inv, _rating("good"), T, policies), {}, inv,
+                              "email")
+    assert "immediate payment" in firm and "friendly" in friendly
+
+
+def test_audit_store_roundtrip_prune_and_no_pii(tmp_path, policies):
+    from payer_model.audit import AuditStore
+
+    store = AuditStore(tmp_path / "audit.db")
+    d = decide(_cust(), _one(), _rating("bad"), T, policies)
+    n = store.record_decisions([{
+        "customer_id": d.customer_id, "as_of": d.as_of, "segment": d.segment,
+        "policy_version": d.policy_version, "model_version": "3", "reasons": d.reasons,
+        "payload": {**d.model_dump(mode="json"), "name": "Acme Ltd", "email": "a@b.c"}}])
+    assert n == 1
+    store.record_decisions([{"customer_id": "C2", "as_of": "2024-05-01",
+                             "created_at": "2000-01-01T00:00:00+00:00"}], source="api")
+    rows = store.query("C1")
+    assert len(rows) == 1 and rows[0]["segment"] == "High risk"
+    assert rows[0]["source"] == "batch" and rows[0]["reasons"] == d.reasons
+    assert "name" not in rows[0]["payload"] and "email" not in rows[0]["payload"]
+    raw = b"".join(f.read_bytes() for f in tmp_path.glob("audit.db*"))  # db and its WAL
+    assert b"High risk" in raw and b"Acme Ltd" not in raw and b"a@b.c" not in raw
+    import sqlite3
+
+    mode = sqlite3.connect(tmp_path / "audit.db").execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+    assert store.prune(older_than_days=30) == 1
+    assert [r["customer_id"] for r in store.query()] == ["C1"]
