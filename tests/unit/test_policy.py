@@ -304,3 +304,30 @@ def test_audit_store_roundtrip_prune_and_no_pii(tmp_path, policies):
     assert mode == "wal"
     assert store.prune(older_than_days=30) == 1
     assert [r["customer_id"] for r in store.query()] == ["C1"]
+
+
+# ------------------------------------------------------------------ CLI (no champion needed)
+def test_cli_policy_validate_and_show(tmp_path):
+    from typer.testing import CliRunner
+
+    from payer_model.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["policy", "validate", str(POLICY_FILE)])
+    assert res.exit_code == 0, res.output
+    assert load_policies(POLICY_FILE).policy_version in res.output
+    out = tmp_path / "show.json"
+    res = runner.invoke(app, ["policy", "show", "--policy", str(POLICY_FILE), "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    import json
+
+    shown = json.loads(out.read_text())
+    assert [s["name"] for s in shown["segments"]][-1] == "Excellent payer"
+
+    raw = _raw()
+    raw["segments"][2]["policy"]["sequence"][1]["channel"] = "fax"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(raw))
+    res = runner.invoke(app, ["policy", "validate", str(bad)])
+    assert res.exit_code == 2
+    assert "unknown channel 'fax'" in res.output and "Traceback" not in res.output

@@ -91,3 +91,47 @@ def test_generated_portfolio_fewer_reminders_to_good_payers(policies):
             assert 0 <= r["useless_rate"] <= 1
     assert res["policy_version"] == policies.policy_version
     assert "no causal effect" in res["note"]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_cli_worklist_and_simulate_with_champion(small_portfolio, tracking_uri, tmp_path,
+                                                 monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from payer_model.audit import AuditStore
+    from payer_model.cli import app
+
+    runner = CliRunner()
+    audit_db = tmp_path / "audit.db"
+    monkeypatch.setenv("PAYER_AUDIT_DB", str(audit_db))
+    res = runner.invoke(app, ["train", str(small_portfolio), "--out",
+                              str(tmp_path / "metrics.json")])
+    assert res.exit_code == 0, res.output
+
+    out, js = tmp_path / "worklist.csv", tmp_path / "worklist.json"
+    res = runner.invoke(app, ["worklist", str(small_portfolio), "--as-of", "2024-06-01",
+                              "--collectors", "3", "--out", str(out), "--json", str(js),
+                              "--policy", str(POLICY_FILE)])
+    assert res.exit_code == 0, res.output
+    ranked = pd.read_csv(out)
+    assert len(ranked) > 0
+    assert ranked["priority"].is_monotonic_decreasing
+    assert set(ranked["collector"]) == {1, 2, 3}
+    assert list(ranked["collector"].head(4)) == [1, 2, 3, 1]
+    summary = json.loads(js.read_text())
+    rows = AuditStore(audit_db).query()
+    assert len(rows) == summary["decisions_recorded"] > 0
+    assert {r["source"] for r in rows} == {"batch"}
+    assert all(r["policy_version"] == summary["policy_version"] for r in rows)
+    assert all(r["model_version"] == summary["model_version"] for r in rows)
+
+    sim = tmp_path / "sim.json"
+    res = runner.invoke(app, ["policy", "simulate", str(small_portfolio), "--from",
+                              "2024-03-01", "--to", "2024-06-01", "--json", str(sim),
+                              "--policy", str(POLICY_FILE)])
+    assert res.exit_code == 0, res.output
+    seg = {r["segment"]: r for r in json.loads(sim.read_text())["segments"]}
+    assert seg["Excellent payer"]["reminders"] < seg["Excellent payer"]["baseline_reminders"]
