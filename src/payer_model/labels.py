@@ -62,12 +62,15 @@ agg AS (
         max(dl) AS label_max_days_late,
         coalesce(sum(amount) FILTER (WHERE NOT paid_by_e AND dl >= {unpaid_dpd}), 0)
             / nullif(sum(amount), 0) AS label_unpaid_share,
-        bool_or(wo_by_e AND NOT paid_by_e) AS label_writeoff
+        bool_or(wo_by_e AND NOT paid_by_e) AS label_writeoff,
+        count(*) FILTER (WHERE dl > 0) AS label_late_n,
+        coalesce(sum(amount) FILTER (WHERE NOT paid_by_e), 0) AS label_unpaid_amount
     FROM win GROUP BY ALL
 )
 SELECT customer_id, CAST(t AS TIMESTAMP) AS as_of, label_invoices, label_amount,
     label_mean_days_late, CAST(label_max_days_late AS DOUBLE) AS label_max_days_late,
-    label_unpaid_share, label_writeoff,
+    label_unpaid_share, label_writeoff, CAST(label_late_n AS DOUBLE) AS label_late_n,
+    label_unpaid_amount,
     CASE
         WHEN label_mean_days_late > {bad_mean} OR label_unpaid_share >= {bad_share}
              OR label_writeoff THEN 'bad'

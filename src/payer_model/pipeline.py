@@ -16,6 +16,7 @@ import pandas as pd
 import yaml
 
 from payer_model.config import TrainConfig
+from payer_model.evaluation import backtest, bootstrap_ci, model_card, reliability_figure
 from payer_model.explain import INSUFFICIENT_HISTORY, reason_codes
 from payer_model.features import build_features
 from payer_model.labels import LABEL_INDEX, CutoffPlan, data_range, plan_cutoffs
@@ -110,8 +111,23 @@ def fit_and_evaluate(
     rule = RuleRatingModel(cfg.labels).fit(fit_rows, _y(fit_rows))
     persistence = PersistenceBaseline().fit(fit_rows, _y(fit_rows))
     test = parts["test"]
+    y_test = _y(test)
+    pred_test = np.asarray([LABEL_INDEX[r] for r in model.predict_rating(test)], dtype=int)
     metrics = {
         "model": _evaluate(model, test),
+        "backtest": backtest(test, model.predict_rating(test)),
+        "bootstrap": bootstrap_ci(
+            y_test,
+            model.predict_proba(test),
+            pred_test,
+            test["customer_id"].to_numpy(),
+            n_boot=100,
+        ),
+        "calibration": [
+            c.to_dict() | {"cv_log_loss": getattr(c, "cv_log_loss_", None)}
+            for c in model.calibrators_
+        ],
+        "thresholds": list(model.thresholds_),
         "baselines": {"rule": _evaluate(rule, test), "persistence": _evaluate(persistence, test)},
         "test_window": {
             "cutoffs": [t.date().isoformat() for t in plan.test],
@@ -213,6 +229,25 @@ def _confusion_figure(metrics: dict[str, Any]):
     return fig
 
 
+def _importance_figure(model):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    gains: dict[str, float] = {}
+    for booster in model.boosters_:
+        for k, v in booster.get_score(importance_type="total_gain").items():
+            gains[k] = gains.get(k, 0.0) + v
+    top = sorted(gains.items(), key=lambda kv: kv[1])[-20:]
+    fig, ax = plt.subplots(figsize=(7, 6))
+    ax.barh([k for k, _ in top], [v for _, v in top], color="#4C72B0")
+    ax.set_xlabel("total gain (both boosters)")
+    ax.set_title("feature importance")
+    fig.tight_layout()
+    return fig
+
+
 def _example(frame: pd.DataFrame) -> pd.DataFrame:
     ex = frame[[c for c in frame.columns if c in _model_input_columns()]].head(3).copy()
     ex["customer_id"] = [f"example-{i}" for i in range(len(ex))]
@@ -297,13 +332,45 @@ def train(
         registry.log_json(fit.model.encoder_.columns, "features.json")
         registry.log_json(fit.plan.to_dict(), "split.json")
         registry.log_json({"passed": passed, "checks": reasons}, "gate.json")
-        fig = _confusion_figure(metrics)
-        mlflow.log_figure(fig, "plots/confusion_matrix.png")
+        mlflow.log_figure(_confusion_figure(metrics), "plots/confusion_matrix.png")
+        y_test = _y(fit.test)
+        mlflow.log_figure(
+            reliability_figure(
+                y_test,
+                {
+                    "XGBoost": fit.model.predict_proba(fit.test),
+                    "rule": fit.rule.predict_proba(fit.test),
+                    "persistence": fit.persistence.predict_proba(fit.test),
+                },
+            ),
+            "plots/reliability.png",
+        )
+        mlflow.log_figure(_importance_figure(fit.model), "plots/feature_importance.png")
+        registry.log_json(metrics["backtest"], "backtest.json")
+        card = model_card(
+            metrics,
+            version=f"(run {run.info.run_id})",
+            name=name,
+            features=fit.model.encoder_.columns,
+            labels=cfg.labels.model_dump(),
+            split=fit.plan.to_dict(),
+            gate={"passed": passed, "checks": reasons},
+        )
+        mlflow.log_text(card, "model_card.md")
+        registry.log_json(
+            {k: v for k, v in metrics.items() if k not in ("backtest",)}, "metrics.json"
+        )
         example = _example(fit.test)
         out_example = rating_frame(fit.model, example)[
             ["rating", "p_good", "p_average", "p_bad", "late_probability", "score"]
         ]
-        xgb_info = registry.log_model(fit.model, "model", example, out_example)
+        xgb_info = registry.log_model(
+            fit.model,
+            "model",
+            example,
+            out_example,
+            texts={"model_card.md": card, "backtest.json": json.dumps(metrics["backtest"])},
+        )
         rule_info = registry.log_model(
             fit.rule, "rule_model", example, rating_frame(fit.rule, example)[out_example.columns]
         )

@@ -109,8 +109,14 @@ def download_bundle(name: str, alias: str = CHAMPION, dst: str | Path | None = N
     return model, mv
 
 
-def log_model(model, name: str, features_example, signature_output) -> Any:
-    """Log a bundle as an MLflow pyfunc (with signature and input example); return its info."""
+def log_model(
+    model, name: str, features_example, signature_output, texts: dict[str, str] | None = None
+) -> Any:
+    """Log a bundle as an MLflow pyfunc (with signature and input example); return its info.
+
+    ``texts`` (file name -> content, e.g. the model card) travel with the model's own
+    artifacts, so every registered version carries them.
+    """
     import mlflow
     from mlflow.models import infer_signature
 
@@ -118,11 +124,15 @@ def log_model(model, name: str, features_example, signature_output) -> Any:
 
     with tempfile.TemporaryDirectory() as tmp:
         bundle = model.save(Path(tmp) / "bundle")
+        artifacts = {"bundle": str(bundle)}
+        for fname, content in (texts or {}).items():
+            (Path(tmp) / fname).write_text(content)
+            artifacts[Path(fname).stem] = str(Path(tmp) / fname)
         signature = infer_signature(features_example, signature_output)
         return mlflow.pyfunc.log_model(
             name=name,
             python_model=PayerRatingPyfunc(),
-            artifacts={"bundle": str(bundle)},
+            artifacts=artifacts,
             signature=signature,
             input_example=features_example.head(3),
         )
@@ -162,3 +172,67 @@ def run_url(tracking_uri: str, run_id: str, experiment_id: str) -> str:
     if urlparse(tracking_uri).scheme in ("http", "https"):
         host = tracking_uri.rstrip("/")
     return f"{host}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def promote(
+    name: str, version: str | int, *, force: bool = False, actor: str = "cli", reason: str = ""
+) -> dict[str, Any]:
+    """Move ``champion`` to ``version`` if its recorded gate passed (or ``force``).
+
+    The decision is recorded as tags on the version (who, when, forced, previous champion).
+
+    Raises:
+        RegistryError: unknown version, or the gate failed and ``force`` is not set.
+    """
+    import datetime as dt
+
+    client = _client()
+    try:
+        mv = client.get_model_version(name, str(version))
+    except Exception as exc:
+        raise RegistryError(f"{name} version {version} not found: {exc}") from None
+    tags = dict(mv.tags)
+    gate_text = tags.get("gate", "")
+    passed = tags.get("kind") == "rule" or (gate_text and "FAIL" not in gate_text)
+    if not passed and not force:
+        raise RegistryError(
+            f"{name} version {version} did not pass its promotion gate ({gate_text}); "
+            "use --force to override (recorded)"
+        )
+    current = alias_version(name, CHAMPION)
+    previous = str(current.version) if current is not None else ""
+    set_alias(name, CHAMPION, mv.version)
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    record = {
+        "promoted_at": now,
+        "promoted_by": actor,
+        "forced": str(bool(force and not passed)),
+        "previous_champion": previous,
+        "promotion_reason": reason or "gate passed",
+    }
+    for k, v in record.items():
+        client.set_model_version_tag(name, mv.version, k, v)
+    return {"version": str(mv.version), "previous_champion": previous or None, **record}
+
+
+def rollback(name: str, *, force: bool = False, actor: str = "cli") -> dict[str, Any]:
+    """Point ``champion`` back at the version it replaced (recorded on the current one)."""
+    current = alias_version(name, CHAMPION)
+    if current is None:
+        raise RegistryError(f"no champion registered under '{name}': nothing to roll back")
+    previous = dict(current.tags).get("previous_champion")
+    if not previous:
+        raise RegistryError(
+            f"champion version {current.version} records no previous champion to roll back to"
+        )
+    out = promote(
+        name, previous, force=force, actor=actor, reason=f"rollback from version {current.version}"
+    )
+    return out | {"rolled_back_from": str(current.version)}
+
+
+def run_artifact_text(run_id: str, path: str) -> str:
+    """Text of one artifact of a run."""
+    import mlflow
+
+    return mlflow.artifacts.load_text(f"runs:/{run_id}/{path}")

@@ -5,7 +5,7 @@ import sys
 
 from typer.testing import CliRunner
 
-from payer_model.cli import app
+from payer_model.commands import app
 
 runner = CliRunner()
 HEAVY = ("mlflow", "xgboost", "bentoml", "evidently", "duckdb", "pandas", "sklearn")
