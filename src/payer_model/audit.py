@@ -38,9 +38,20 @@ CREATE TABLE IF NOT EXISTS decisions (
 CREATE INDEX IF NOT EXISTS decisions_customer ON decisions (customer_id, as_of);
 CREATE INDEX IF NOT EXISTS decisions_created ON decisions (created_at);
 """
-COLUMNS: tuple[str, ...] = ("id", "customer_id", "as_of", "segment", "policy_version",
-                            "model_version", "reasons", "source", "request_id", "key_id",
-                            "payload", "created_at")
+COLUMNS: tuple[str, ...] = (
+    "id",
+    "customer_id",
+    "as_of",
+    "segment",
+    "policy_version",
+    "model_version",
+    "reasons",
+    "source",
+    "request_id",
+    "key_id",
+    "payload",
+    "created_at",
+)
 
 
 def _scrub(obj: Any) -> Any:
@@ -78,26 +89,35 @@ class AuditStore:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         values = []
         for r in rows:
-            values.append((
-                str(r["customer_id"]), str(r["as_of"]), r.get("segment"),
-                r.get("policy_version"),
-                None if r.get("model_version") is None else str(r.get("model_version")),
-                json.dumps(_scrub(list(r.get("reasons") or [])), default=str),
-                r.get("source", source), r.get("request_id"), r.get("key_id"),
-                json.dumps(_scrub(dict(r.get("payload") or {})), default=str),
-                r.get("created_at", now),
-            ))
+            values.append(
+                (
+                    str(r["customer_id"]),
+                    str(r["as_of"]),
+                    r.get("segment"),
+                    r.get("policy_version"),
+                    None if r.get("model_version") is None else str(r.get("model_version")),
+                    json.dumps(_scrub(list(r.get("reasons") or [])), default=str),
+                    r.get("source", source),
+                    r.get("request_id"),
+                    r.get("key_id"),
+                    json.dumps(_scrub(dict(r.get("payload") or {})), default=str),
+                    r.get("created_at", now),
+                )
+            )
         with self._connect() as con:
             con.executemany(
                 "INSERT INTO decisions (customer_id, as_of, segment, policy_version, "
                 "model_version, reasons, source, request_id, key_id, payload, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                values,
+            )
         con.close()
         log.info("audit: recorded %d decisions in %s", len(values), self.path)
         return len(values)
 
-    def query(self, customer_id: str | None = None, as_of: str | None = None,
-              limit: int | None = None) -> list[dict[str, Any]]:
+    def query(
+        self, customer_id: str | None = None, as_of: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
         """Decisions, newest first, optionally for one customer and/or one as_of date."""
         sql = f"SELECT {', '.join(COLUMNS)} FROM decisions"
         where, args = [], []
@@ -126,7 +146,8 @@ class AuditStore:
     def prune(self, older_than_days: int) -> int:
         """Delete decisions recorded more than ``older_than_days`` ago; returns the count."""
         cutoff = (datetime.now(UTC) - timedelta(days=older_than_days)).isoformat(
-            timespec="seconds")
+            timespec="seconds"
+        )
         with self._connect() as con:
             n = con.execute("DELETE FROM decisions WHERE created_at < ?", (cutoff,)).rowcount
         con.close()

@@ -250,6 +250,7 @@ def features(
             reminders=tables["reminders"],
             window_days=cfg.features.window_days,
             trend_days=cfg.features.trend_days,
+            labels=cfg.labels,
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     feats.to_parquet(out, index=False)
@@ -462,16 +463,9 @@ def _policies(path: Path | None):
 
 def _rated(tables: dict[str, Any], as_of, model, cfg, model_version: str):
     """Champion ratings merged with the as-of features the policy rules read."""
-    from payer_model.features import build_features
-    from payer_model.pipeline import score as score_job
+    from payer_model.pipeline import rated_portfolio
 
-    ratings = score_job(tables, as_of, model, cfg, model_version=model_version)
-    feats = build_features(
-        tables["invoices"], as_of, customers=tables["customers"], payments=tables["payments"],
-        reminders=tables["reminders"], window_days=cfg.features.window_days,
-        trend_days=cfg.features.trend_days)
-    extra = [c for c in feats.columns if c not in ratings.columns or c == "customer_id"]
-    return ratings.merge(feats[extra], on="customer_id", how="left")
+    return rated_portfolio(tables, as_of, model, cfg, model_version=model_version)
 
 
 @policy_app.command("validate")
@@ -483,10 +477,17 @@ def policy_validate(
     """Check a policy file; a bad key, channel or shadowed rule fails with its spot."""
     ps = _policies(file)
     rules = sum(len(s.rules) for s in ps.segments)
-    console.print(f"ok: {file}: {len(ps.segments)} segments, {rules} rules, "
-                  f"policy_version {ps.policy_version}", highlight=False)
-    return {"file": str(file), "segments": [s.name for s in ps.segments], "rules": rules,
-            "policy_version": ps.policy_version}
+    console.print(
+        f"ok: {file}: {len(ps.segments)} segments, {rules} rules, "
+        f"policy_version {ps.policy_version}",
+        highlight=False,
+    )
+    return {
+        "file": str(file),
+        "segments": [s.name for s in ps.segments],
+        "rules": rules,
+        "policy_version": ps.policy_version,
+    }
 
 
 @policy_app.command("show")
@@ -496,10 +497,19 @@ def policy_show(policy: PolicyOpt = None, json_out: JsonOpt = None) -> dict[str,
     from payer_model.policy import _policy_summary, rule_text
 
     ps = _policies(policy)
-    table = Table(title=f"segment policies (policy_version {ps.policy_version}; "
-                        f"first matching rule wins)")
-    for col in ("segment", "rules", "tone", "sequence (days vs due)", "max", "escalation",
-                "credit", "review"):
+    table = Table(
+        title=f"segment policies (policy_version {ps.policy_version}; first matching rule wins)"
+    )
+    for col in (
+        "segment",
+        "rules",
+        "tone",
+        "sequence (days vs due)",
+        "max",
+        "escalation",
+        "credit",
+        "review",
+    ):
         table.add_column(col)
     out = []
     for s in ps.segments:
@@ -507,15 +517,25 @@ def policy_show(policy: PolicyOpt = None, json_out: JsonOpt = None) -> dict[str,
         summary["rules"] = [rule_text(r) for r in s.rules]
         out.append(summary)
         credit = s.policy.credit.action + (
-            f" {s.policy.credit.reduce_limit_pct:g}%" if s.policy.credit.reduce_limit_pct else "")
-        table.add_row(s.name, "\n".join(summary["rules"]), s.policy.tone,
-                      ", ".join(summary["sequence"]) or "-", str(s.policy.max_reminders),
-                      ", ".join(summary["escalation"]) or "-", credit,
-                      f"{s.policy.review_every_days}d")
+            f" {s.policy.credit.reduce_limit_pct:g}%" if s.policy.credit.reduce_limit_pct else ""
+        )
+        table.add_row(
+            s.name,
+            "\n".join(summary["rules"]),
+            s.policy.tone,
+            ", ".join(summary["sequence"]) or "-",
+            str(s.policy.max_reminders),
+            ", ".join(summary["escalation"]) or "-",
+            credit,
+            f"{s.policy.review_every_days}d",
+        )
     console.print(table)
     console.print(f"default segment: {ps.default_segment}", highlight=False)
-    return {"policy_version": ps.policy_version, "default_segment": ps.default_segment,
-            "segments": out}
+    return {
+        "policy_version": ps.policy_version,
+        "default_segment": ps.default_segment,
+        "segments": out,
+    }
 
 
 @policy_app.command("simulate")
@@ -540,25 +560,42 @@ def policy_simulate(
     with err.status("replaying policies month by month"):
         model, mv = _load_champion(cfg)
         res = simulate_policy(
-            tables, date_from, date_to, ps,
+            tables,
+            date_from,
+            date_to,
+            ps,
             lambda t, as_of: _rated(t, as_of, model, cfg, str(mv.version)),
-            useless_days=useless_days)
-    table = Table(title=f"policy simulation {res['date_from']} .. {res['date_to']} "
-                        f"(policy {res['policy_version']}, model {mv.version}) vs baseline "
-                        f"{', '.join(res['baseline'])}")
-    for col in ("segment", "reminders (base)", "calls (base)", "escalations",
-                f"useless ≤{useless_days}d (base)", "cash collected (base)", "cash diff"):
+            useless_days=useless_days,
+        )
+    table = Table(
+        title=f"policy simulation {res['date_from']} .. {res['date_to']} "
+        f"(policy {res['policy_version']}, model {mv.version}) vs baseline "
+        f"{', '.join(res['baseline'])}"
+    )
+    for col in (
+        "segment",
+        "reminders (base)",
+        "calls (base)",
+        "escalations",
+        f"useless ≤{useless_days}d (base)",
+        "cash collected (base)",
+        "cash diff",
+    ):
         table.add_column(col, justify="left" if col == "segment" else "right")
 
     def pct(x: float | None) -> str:
         return "n/a" if x is None else f"{x:.1%}"
 
     for r in res["segments"]:
-        table.add_row(r["segment"], f"{r['reminders']:,} ({r['baseline_reminders']:,})",
-                      f"{r['calls']:,} ({r['baseline_calls']:,})", f"{r['escalations']:,}",
-                      f"{pct(r['useless_rate'])} ({pct(r['baseline_useless_rate'])})",
-                      f"{r['cash_collected']:,.0f} ({r['baseline_cash_collected']:,.0f})",
-                      f"{r['cash_diff']:+,.0f}")
+        table.add_row(
+            r["segment"],
+            f"{r['reminders']:,} ({r['baseline_reminders']:,})",
+            f"{r['calls']:,} ({r['baseline_calls']:,})",
+            f"{r['escalations']:,}",
+            f"{pct(r['useless_rate'])} ({pct(r['baseline_useless_rate'])})",
+            f"{r['cash_collected']:,.0f} ({r['baseline_cash_collected']:,.0f})",
+            f"{r['cash_diff']:+,.0f}",
+        )
     console.print(table)
     console.print(f"note: {res['note']}", highlight=False)
     res["model_version"] = str(mv.version)
@@ -596,27 +633,54 @@ def worklist(
         decisions = decide_all(tables, scored, when, ps)
     audit_path = Settings().audit_db
     AuditStore(audit_path).record_decisions(
-        {"customer_id": d.customer_id, "as_of": d.as_of, "segment": d.segment,
-         "policy_version": d.policy_version, "model_version": str(mv.version),
-         "reasons": d.credit.reasons,  # segment reasons plus the credit action's
-         "payload": d.model_dump(mode="json")} for d in decisions)
+        {
+            "customer_id": d.customer_id,
+            "as_of": d.as_of,
+            "segment": d.segment,
+            "policy_version": d.policy_version,
+            "model_version": str(mv.version),
+            "reasons": d.credit.reasons,  # segment reasons plus the credit action's
+            "payload": d.model_dump(mode="json"),
+        }
+        for d in decisions
+    )
     rows = []
     for d in decisions:
         if d.priority <= 0 and not any(a.date <= when.date() for a in d.next_actions):
             continue
         nxt = d.next_actions[0] if d.next_actions else None
-        rows.append({
-            "customer_id": d.customer_id, "segment": d.segment, "rating": d.rating,
-            "p_bad": d.p_bad, "overdue_amt": d.overdue_amt, "priority": d.priority,
-            "next_action_date": str(nxt.date) if nxt else None,
-            "next_action": (nxt.channel or f"escalate to {nxt.to}") if nxt else None,
-            "credit_action": d.credit.action, "requires_human_review": d.requires_human_review,
-        })
-    ranked = pd.DataFrame(rows, columns=[
-        "customer_id", "segment", "rating", "p_bad", "overdue_amt", "priority",
-        "next_action_date", "next_action", "credit_action", "requires_human_review"])
-    ranked = ranked.sort_values(["priority", "overdue_amt", "customer_id"],
-                                ascending=[False, False, True], kind="stable")
+        rows.append(
+            {
+                "customer_id": d.customer_id,
+                "segment": d.segment,
+                "rating": d.rating,
+                "p_bad": d.p_bad,
+                "overdue_amt": d.overdue_amt,
+                "priority": d.priority,
+                "next_action_date": str(nxt.date) if nxt else None,
+                "next_action": (nxt.channel or f"escalate to {nxt.to}") if nxt else None,
+                "credit_action": d.credit.action,
+                "requires_human_review": d.requires_human_review,
+            }
+        )
+    ranked = pd.DataFrame(
+        rows,
+        columns=[
+            "customer_id",
+            "segment",
+            "rating",
+            "p_bad",
+            "overdue_amt",
+            "priority",
+            "next_action_date",
+            "next_action",
+            "credit_action",
+            "requires_human_review",
+        ],
+    )
+    ranked = ranked.sort_values(
+        ["priority", "overdue_amt", "customer_id"], ascending=[False, False, True], kind="stable"
+    )
     ranked.insert(0, "rank", range(1, len(ranked) + 1))
     ranked.insert(1, "collector", [(i % collectors) + 1 for i in range(len(ranked))])
     if out is not None:
@@ -625,28 +689,59 @@ def worklist(
             ranked.to_parquet(out, index=False)
         else:
             ranked.to_csv(out, index=False)
-    table = Table(title=f"worklist as of {when.date()} ({len(ranked):,} customers, "
-                        f"{collectors} collector(s); policy {ps.policy_version}, "
-                        f"model {mv.version})")
-    for col in ("#", "collector", "customer", "segment", "P(bad)", "overdue", "priority",
-                "next action", "credit"):
-        table.add_column(col, justify="right" if col in ("#", "P(bad)", "overdue", "priority")
-                         else "left")
+    table = Table(
+        title=f"worklist as of {when.date()} ({len(ranked):,} customers, "
+        f"{collectors} collector(s); policy {ps.policy_version}, "
+        f"model {mv.version})"
+    )
+    for col in (
+        "#",
+        "collector",
+        "customer",
+        "segment",
+        "P(bad)",
+        "overdue",
+        "priority",
+        "next action",
+        "credit",
+    ):
+        table.add_column(
+            col, justify="right" if col in ("#", "P(bad)", "overdue", "priority") else "left"
+        )
     for r in ranked.head(top).to_dict("records"):
         p_bad = "n/a" if pd.isna(r["p_bad"]) else f"{r['p_bad']:.2f}"
         credit = r["credit_action"] + (" [human review]" if r["requires_human_review"] else "")
-        table.add_row(str(r["rank"]), str(r["collector"]), r["customer_id"], r["segment"],
-                      p_bad, f"{r['overdue_amt']:,.0f}", f"{r['priority']:,.0f}",
-                      f"{r['next_action_date']} {r['next_action']}", credit)
+        table.add_row(
+            str(r["rank"]),
+            str(r["collector"]),
+            r["customer_id"],
+            r["segment"],
+            p_bad,
+            f"{r['overdue_amt']:,.0f}",
+            f"{r['priority']:,.0f}",
+            f"{r['next_action_date']} {r['next_action']}",
+            credit,
+        )
     console.print(table)
-    console.print(f"{len(decisions):,} decisions recorded in {audit_path}"
-                  + (f"; list written to {out}" if out else ""), highlight=False)
-    per = ranked.groupby("collector").agg(customers=("customer_id", "size"),
-                                          priority=("priority", "sum"))
-    return {"as_of": str(when.date()), "policy_version": ps.policy_version,
-            "model_version": str(mv.version), "customers": len(ranked),
-            "decisions_recorded": len(decisions), "audit_db": str(audit_path),
-            "collectors": {str(k): {"customers": int(v["customers"]),
-                                    "priority": round(float(v["priority"]), 2)}
-                           for k, v in per.iterrows()},
-            "top": ranked.head(top).to_dict("records"), "out": str(out) if out else None}
+    console.print(
+        f"{len(decisions):,} decisions recorded in {audit_path}"
+        + (f"; list written to {out}" if out else ""),
+        highlight=False,
+    )
+    per = ranked.groupby("collector").agg(
+        customers=("customer_id", "size"), priority=("priority", "sum")
+    )
+    return {
+        "as_of": str(when.date()),
+        "policy_version": ps.policy_version,
+        "model_version": str(mv.version),
+        "customers": len(ranked),
+        "decisions_recorded": len(decisions),
+        "audit_db": str(audit_path),
+        "collectors": {
+            str(k): {"customers": int(v["customers"]), "priority": round(float(v["priority"]), 2)}
+            for k, v in per.iterrows()
+        },
+        "top": ranked.head(top).to_dict("records"),
+        "out": str(out) if out else None,
+    }

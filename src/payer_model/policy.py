@@ -51,8 +51,7 @@ CREDIT_ACTIONS: tuple[str, ...] = (
 )
 HUMAN_REVIEW_ACTIONS: frozenset[str] = frozenset({"reduce_limit", "hold_new_orders"})
 RULE_FIELDS: frozenset[str] = frozenset(
-    {"rating", "p_good", "p_average", "p_bad", "score", *NUMERIC_FEATURES,
-     *CATEGORICAL_FEATURES}
+    {"rating", "p_good", "p_average", "p_bad", "score", *NUMERIC_FEATURES, *CATEGORICAL_FEATURES}
 )
 """Columns a rule may read: rating, probabilities, score and every feature column."""
 
@@ -101,8 +100,31 @@ class Cond(_Strict):
         return m.fillna(False).astype(bool)
 
     def matches(self, value: Any) -> bool:
-        """Scalar version of :meth:`mask`."""
-        return bool(self.mask(pd.Series([value], dtype=object)).iloc[0])
+        """Scalar version of :meth:`mask` (pure Python: it runs once per customer)."""
+        if value is None or value is pd.NA or value is pd.NaT:
+            return False
+        if isinstance(value, float) and math.isnan(value):
+            return False
+        if self.eq is not None and value != self.eq:
+            return False
+        if self.in_ is not None and value not in self.in_:
+            return False
+        if self.not_in is not None and value in self.not_in:
+            return False
+        bounds = (self.gt, self.gte, self.lt, self.lte)
+        if all(b is None for b in bounds):
+            return True
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            return False
+        return not (
+            math.isnan(x)
+            or (self.gt is not None and not x > self.gt)
+            or (self.gte is not None and not x >= self.gte)
+            or (self.lt is not None and not x < self.lt)
+            or (self.lte is not None and not x <= self.lte)
+        )
 
     def describe(self, field: str) -> str:
         """Short text, e.g. ``p_bad>=0.5``."""
@@ -142,8 +164,11 @@ def rule_mask(rule: Rule, frame: pd.DataFrame) -> pd.Series:
     """Rows of ``frame`` matched by ``rule`` (an empty rule matches everything)."""
     m = pd.Series(True, index=frame.index)
     for field, cond in rule.items():
-        col = frame[field] if field in frame.columns else pd.Series(None, index=frame.index,
-                                                                    dtype=object)
+        col = (
+            frame[field]
+            if field in frame.columns
+            else pd.Series(None, index=frame.index, dtype=object)
+        )
         m &= cond.mask(col)
     return m
 
@@ -257,7 +282,8 @@ class Policy(_Strict):
         for s in v:
             if s not in STOP_CONDITIONS:
                 raise ValueError(
-                    f"unknown stop condition '{s}' (allowed: {', '.join(STOP_CONDITIONS)})")
+                    f"unknown stop condition '{s}' (allowed: {', '.join(STOP_CONDITIONS)})"
+                )
         return v
 
     @field_validator("sequence")
@@ -278,7 +304,8 @@ def _check_fields(rule: Mapping[str, Any]) -> None:
         if field not in RULE_FIELDS:
             raise ValueError(
                 f"unknown field '{field}' (a rule reads rating, p_good, p_average, p_bad, "
-                f"score or a feature column such as overdue_amt, tenure_days)")
+                f"score or a feature column such as overdue_amt, tenure_days)"
+            )
 
 
 class Segment(_Strict):
@@ -303,11 +330,16 @@ class Segment(_Strict):
             except ValueError as exc:
                 raise ValueError(f"rules[{j}]: {exc}") from None
             rating = rule.get("rating")
-            for val in [rating.eq] if rating and rating.eq is not None else (
-                    rating.in_ or [] if rating else []):
+            for val in (
+                [rating.eq]
+                if rating and rating.eq is not None
+                else (rating.in_ or [] if rating else [])
+            ):
                 if val not in ALL_RATINGS:
-                    raise ValueError(f"rules[{j}].rating: unknown rating '{val}' "
-                                     f"(allowed: {', '.join(ALL_RATINGS)})")
+                    raise ValueError(
+                        f"rules[{j}].rating: unknown rating '{val}' "
+                        f"(allowed: {', '.join(ALL_RATINGS)})"
+                    )
         return v
 
 
@@ -332,8 +364,10 @@ class PolicySet(_Strict):
         if dupes:
             raise ValueError(f"duplicate segment name '{dupes[0]}'")
         if self.default_segment not in names:
-            raise ValueError(f"default_segment '{self.default_segment}' is not a segment "
-                             f"(segments: {', '.join(names)})")
+            raise ValueError(
+                f"default_segment '{self.default_segment}' is not a segment "
+                f"(segments: {', '.join(names)})"
+            )
         _check_shadowing(self.segments)
         return self
 
@@ -376,11 +410,17 @@ def _check_shadowing(segments: list[Segment]) -> None:
             spot = f"segments[{i}].rules[{j}]"
             for prev_spot, prev in seen:
                 if _subsumes(prev, rule):
-                    kind = ("a catch-all" if not prev else
-                            "an identical rule" if prev == rule else "a broader rule")
+                    kind = (
+                        "a catch-all"
+                        if not prev
+                        else "an identical rule"
+                        if prev == rule
+                        else "a broader rule"
+                    )
                     raise ValueError(
                         f"{spot} ({rule_text(rule)}) is never reached: {prev_spot} "
-                        f"({rule_text(prev)}) is {kind} that matches first")
+                        f"({rule_text(prev)}) is {kind} that matches first"
+                    )
             seen.append((spot, rule))
 
 
@@ -518,19 +558,22 @@ def _ts(v: Any) -> pd.Timestamp | None:
     return None if pd.isna(t) else t.normalize()
 
 
-def _stop_reason(inv: Mapping[str, Any], as_of: pd.Timestamp, policy: Policy,
-                 promises: dict[str, pd.Timestamp]) -> str | None:
+def _stop_reason(
+    inv: Mapping[str, Any], as_of: pd.Timestamp, policy: Policy, promises: dict[str, pd.Timestamp]
+) -> str | None:
     paid = _ts(_get(inv, "paid_date"))
     if "payment_confirmed" in policy.stop_on and paid is not None and paid < as_of:
         return "payment_confirmed"
     disputed = bool(_get(inv, "disputed", False))
     d_date = _ts(_get(inv, "dispute_date"))
-    if ("dispute_open" in policy.stop_on and disputed
-            and (d_date is None or d_date < as_of)):
+    if "dispute_open" in policy.stop_on and disputed and (d_date is None or d_date < as_of):
         return "dispute_open"
     promised = promises.get(str(inv["invoice_id"]))
-    if ("promise_to_pay" in policy.stop_on and promised is not None
-            and promised <= as_of < promised + pd.Timedelta(days=policy.promise_days)):
+    if (
+        "promise_to_pay" in policy.stop_on
+        and promised is not None
+        and promised <= as_of < promised + pd.Timedelta(days=policy.promise_days)
+    ):
         return "promise_to_pay"
     return None
 
@@ -565,8 +608,8 @@ def decide(
             ``credit_limit``, ...); names and emails are never read.
         open_invoices: the customer's invoices that may still be open at ``as_of``
             (``invoice_id``, ``due_date``, ``amount``, optional ``paid_date``, ``disputed``,
-            ``dispute_date``, ``document_type``, ``currency``); an invoice paid before
-            ``as_of`` stops its sequence.
+            ``dispute_date``, ``document_type``, ``currency``, ``open_amount`` net of
+            partial payments); an invoice paid before ``as_of`` stops its sequence.
         rating_row: rating, probabilities and feature values of the customer at ``as_of``.
         as_of: decision date; events on or after it are unknown.
         policies: validated policy set.
@@ -599,9 +642,13 @@ def decide(
     if sent_reminders is not None and len(sent_reminders):
         rem = sent_reminders[pd.to_datetime(sent_reminders["sent_date"]) < t]
         outcome = rem["outcome"] if "outcome" in rem.columns else pd.Series(None, index=rem.index)
-        for iid, sd, ch, oc in zip(rem["invoice_id"].astype(str),
-                                   pd.to_datetime(rem["sent_date"]), rem["channel"].astype(str),
-                                   outcome, strict=True):
+        for iid, sd, ch, oc in zip(
+            rem["invoice_id"].astype(str),
+            pd.to_datetime(rem["sent_date"]),
+            rem["channel"].astype(str),
+            outcome,
+            strict=True,
+        ):
             sent.setdefault(iid, []).append((sd.normalize(), ch))
             if oc == "promise_to_pay" and (iid not in promises or sd > promises[iid]):
                 promises[iid] = sd.normalize()
@@ -617,7 +664,9 @@ def decide(
         currency = str(_get(rec, "currency", currency))
         reason = _stop_reason(rec, t, pol, promises)
         paid = _ts(_get(rec, "paid_date"))
-        amount = float(rec["amount"])
+        amount = float(_get(rec, "open_amount", rec["amount"]))  # net of partial payments
+        if amount <= 0 and reason is None and "payment_confirmed" in pol.stop_on:
+            reason = "payment_confirmed"
         due = _ts(rec["due_date"])
         if paid is None or paid >= t:
             open_amt += amount
@@ -645,7 +694,7 @@ def decide(
         if past:  # missed steps collapse into one catch-up contact today
             planned.append((t, past[-1][1], True))
         planned += [(w, s, False) for w, s in future]
-        for when, step, catch_up in planned[:max(budget, 0)]:
+        for when, step, catch_up in planned[: max(budget, 0)]:
             reminders.setdefault((when, step.channel, catch_up), []).append((iid, amount))
         for k, esc in enumerate(pol.escalation):
             when = max(due + pd.Timedelta(days=esc.offset_days), t)
@@ -664,15 +713,39 @@ def decide(
         "disputes_open": sum(1 for r in stopped.values() if r == "dispute_open"),
     }
     actions = [
-        Action(date=w.date(), kind="reminder", channel=ch, tone=tone, catch_up=cu,
-               invoice_ids=[i for i, _ in items], amount=round(sum(a for _, a in items), 2))
+        Action(
+            date=w.date(),
+            kind="reminder",
+            channel=ch,
+            tone=tone,
+            catch_up=cu,
+            invoice_ids=[i for i, _ in items],
+            amount=round(sum(a for _, a in items), 2),
+        )
         for (w, ch, cu), items in reminders.items()
     ]
+    due_now = [k for k, (w, _) in esc_dates.items() if w == t]
+    amt_col = "open_amount" if "open_amount" in inv.columns else "amount"
+    amounts = (
+        dict(zip(inv["invoice_id"].astype(str), inv[amt_col].astype(float), strict=True))
+        if len(inv)
+        else {}
+    )
     for k, (w, ids) in esc_dates.items():
+        if w == t and k != max(due_now):
+            continue  # several steps overdue at once: only the furthest one is due today
         esc = pol.escalation[k]
-        actions.append(Action(date=w.date(), kind="escalation", to=esc.to, invoice_ids=ids,
-                              next_step=esc.next_step,
-                              history=history if esc.with_history else None))
+        actions.append(
+            Action(
+                date=w.date(),
+                kind="escalation",
+                to=esc.to,
+                invoice_ids=ids,
+                amount=round(sum(amounts.get(i, 0.0) for i in ids), 2),
+                next_step=esc.next_step,
+                history=history if esc.with_history else None,
+            )
+        )
     actions.sort(key=lambda a: (a.date, a.kind != "reminder", a.channel or a.to or ""))
 
     p_for_priority = p_bad if p_bad is not None else policies.unrated_p_bad
@@ -705,8 +778,9 @@ def decide(
     )
 
 
-def _credit(customer: Mapping[str, Any], row: Mapping[str, Any], pol: Policy,
-            reasons: list[str]) -> CreditDecision:
+def _credit(
+    customer: Mapping[str, Any], row: Mapping[str, Any], pol: Policy, reasons: list[str]
+) -> CreditDecision:
     cp = pol.credit
     action = cp.action
     why = [*reasons, cp.reason]
@@ -757,24 +831,36 @@ def decide_all(
     if paid is not None:
         keep &= paid.isna() | (paid >= t)
     open_inv = inv[keep]
+    pay = tables.get("payments")
+    if pay is not None and len(pay):
+        # partial payments received before T reduce what is still owed
+        pay = pay[pd.to_datetime(pay["payment_date"]) < t]
+        paid_before = pay.groupby(pay["invoice_id"].astype(str))["amount"].sum()
+        got = open_inv["invoice_id"].astype(str).map(paid_before).fillna(0.0).to_numpy()
+        open_inv = open_inv.assign(open_amount=open_inv["amount"].astype(float) - got)
     by_cust = {str(k): g for k, g in open_inv.groupby(open_inv["customer_id"].astype(str))}
     rem = tables.get("reminders")
     rem_by: dict[str, pd.DataFrame] = {}
     if rem is not None and len(rem):
         rem = rem[pd.to_datetime(rem["sent_date"]) < t]
         rem = rem[rem["invoice_id"].isin(open_inv["invoice_id"])]
-        rem_by = {str(k): g for k, g in rem.groupby(
-            rem["invoice_id"].map(dict(zip(open_inv["invoice_id"], open_inv["customer_id"],
-                                           strict=True))).astype(str))}
+        rem_by = {
+            str(k): g
+            for k, g in rem.groupby(
+                rem["invoice_id"]
+                .map(dict(zip(open_inv["invoice_id"], open_inv["customer_id"], strict=True)))
+                .astype(str)
+            )
+        }
     cust = tables.get("customers")
-    cust_by = ({str(r["customer_id"]): r for r in cust.to_dict("records")}
-               if cust is not None else {})
+    cust_by = (
+        {str(r["customer_id"]): r for r in cust.to_dict("records")} if cust is not None else {}
+    )
     empty = inv.iloc[:0]
     out = []
     for row in scored.to_dict("records"):
         cid = str(row["customer_id"])
         c = cust_by.get(cid, {"customer_id": cid})
         c = {k: v for k, v in c.items() if k not in ("name", "email")}
-        out.append(decide(c, by_cust.get(cid, empty), row, t, policies,
-                          rem_by.get(cid)))
+        out.append(decide(c, by_cust.get(cid, empty), row, t, policies, rem_by.get(cid)))
     return out

@@ -43,13 +43,15 @@ def _invoice_frame(invoices: pd.DataFrame) -> pd.DataFrame:
     inv = invoices
     if "document_type" in inv.columns:
         inv = inv[inv["document_type"].fillna("invoice") != "credit_note"]
-    out = pd.DataFrame({
-        "invoice_id": inv["invoice_id"].astype(str).to_numpy(),
-        "customer_id": inv["customer_id"].astype(str).to_numpy(),
-        "invoice_date": pd.to_datetime(inv["invoice_date"]).to_numpy(),
-        "due_date": pd.to_datetime(inv["due_date"]).to_numpy(),
-        "amount": inv["amount"].astype(float).to_numpy(),
-    })
+    out = pd.DataFrame(
+        {
+            "invoice_id": inv["invoice_id"].astype(str).to_numpy(),
+            "customer_id": inv["customer_id"].astype(str).to_numpy(),
+            "invoice_date": pd.to_datetime(inv["invoice_date"]).to_numpy(),
+            "due_date": pd.to_datetime(inv["due_date"]).to_numpy(),
+            "amount": inv["amount"].astype(float).to_numpy(),
+        }
+    )
     nat = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
 
     def col(name: str) -> pd.Series:
@@ -65,48 +67,72 @@ def _invoice_frame(invoices: pd.DataFrame) -> pd.DataFrame:
         dispute = dispute.where(~flag | dispute.notna(), out["due_date"]).where(flag)
     out["dispute_date"] = dispute
     out["written_off_date"] = col("written_off_date")
-    paid_amt = (inv["paid_amount"].astype(float).to_numpy() if "paid_amount" in inv.columns
-                else out["amount"].to_numpy())
-    out["paid_amount"] = np.where(out["paid_date"].notna(),
-                                  np.nan_to_num(paid_amt, nan=0.0), 0.0)
+    paid_amt = (
+        inv["paid_amount"].astype(float).to_numpy()
+        if "paid_amount" in inv.columns
+        else out["amount"].to_numpy()
+    )
+    out["paid_amount"] = np.where(out["paid_date"].notna(), np.nan_to_num(paid_amt, nan=0.0), 0.0)
     return out
 
 
 def _months(date_from: pd.Timestamp, date_to: pd.Timestamp) -> list[pd.Timestamp]:
-    starts = [date_from, *pd.date_range(date_from + pd.offsets.MonthBegin(1), date_to,
-                                        freq="MS")]
+    starts = [date_from, *pd.date_range(date_from + pd.offsets.MonthBegin(1), date_to, freq="MS")]
     return [s for s in starts if s < date_to]
 
 
-def _contacts(inv: pd.DataFrame, steps: list[tuple[int, str, int]], lo: pd.Timestamp,
-              hi: pd.Timestamp) -> pd.DataFrame:
+def _contacts(
+    inv: pd.DataFrame, steps: list[tuple[int, str, int]], lo: pd.Timestamp, hi: pd.Timestamp
+) -> pd.DataFrame:
     """Contacts (step index, channel, offset) falling in [lo, hi) on invoices still open."""
     parts = []
     for k, channel, offset in steps:
         when = inv["due_date"] + pd.Timedelta(days=offset)
         live = (
-            (when >= lo) & (when < hi) & (when >= inv["invoice_date"])
+            (when >= lo)
+            & (when < hi)
+            & (when >= inv["invoice_date"])
             & ~(inv["paid_date"] < when)
             & ~(inv["dispute_date"] < when)
             & ~(inv["written_off_date"] < when)
         )
         if live.any():
-            sel = inv.loc[live, ["invoice_id", "customer_id", "amount", "paid_date",
-                                 "paid_amount", "segment"]].copy()
+            sel = inv.loc[
+                live,
+                ["invoice_id", "customer_id", "amount", "paid_date", "paid_amount", "segment"],
+            ].copy()
             sel["date"] = when[live]
             sel["step"] = k
             sel["channel"] = channel
             parts.append(sel)
     if not parts:
-        return pd.DataFrame(columns=["invoice_id", "customer_id", "amount", "paid_date",
-                                     "paid_amount", "segment", "date", "step", "channel"])
+        return pd.DataFrame(
+            columns=[
+                "invoice_id",
+                "customer_id",
+                "amount",
+                "paid_date",
+                "paid_amount",
+                "segment",
+                "date",
+                "step",
+                "channel",
+            ]
+        )
     return pd.concat(parts, ignore_index=True)
 
 
 def _summary(contacts: pd.DataFrame, useless_days: int) -> pd.DataFrame:
     if contacts.empty:
-        return pd.DataFrame(columns=["reminders", "calls", "invoices_reminded",
-                                     "cash_collected", "useless_reminders"])
+        return pd.DataFrame(
+            columns=[
+                "reminders",
+                "calls",
+                "invoices_reminded",
+                "cash_collected",
+                "useless_reminders",
+            ]
+        )
     c = contacts.copy()
     c["date"] = pd.to_datetime(c["date"])
     c["paid_date"] = pd.to_datetime(c["paid_date"])
@@ -114,15 +140,19 @@ def _summary(contacts: pd.DataFrame, useless_days: int) -> pd.DataFrame:
     c["useless"] = lag.between(0, useless_days)
     c["is_call"] = c["channel"] == "call"
     first = c.groupby(["segment", "invoice_id"]).agg(
-        first=("date", "min"), paid_date=("paid_date", "first"),
-        paid_amount=("paid_amount", "first"))
+        first=("date", "min"),
+        paid_date=("paid_date", "first"),
+        paid_amount=("paid_amount", "first"),
+    )
     first["cash"] = np.where(first["paid_date"] >= first["first"], first["paid_amount"], 0.0)
     by = c.groupby("segment")
-    out = pd.DataFrame({
-        "reminders": by.size(),
-        "calls": by["is_call"].sum(),
-        "useless_reminders": by["useless"].sum(),
-    })
+    out = pd.DataFrame(
+        {
+            "reminders": by.size(),
+            "calls": by["is_call"].sum(),
+            "useless_reminders": by["useless"].sum(),
+        }
+    )
     inv_by = first.groupby(level="segment")
     out["invoices_reminded"] = inv_by.size()
     out["cash_collected"] = inv_by["cash"].sum()
@@ -163,8 +193,10 @@ def simulate_policy(
     for m_lo in _months(lo, hi):
         m_hi = min(m_lo + pd.offsets.MonthBegin(1), hi)
         ratings = ratings_fn(tables, m_lo)
-        seg = pd.Series(policies.assign(ratings).to_numpy(),
-                        index=ratings["customer_id"].astype(str).to_numpy())
+        seg = pd.Series(
+            policies.assign(ratings).to_numpy(),
+            index=ratings["customer_id"].astype(str).to_numpy(),
+        )
         members.append(seg.value_counts())
         month_inv = inv.assign(segment=inv["customer_id"].map(seg)).dropna(subset=["segment"])
         base_parts.append(_contacts(month_inv, base_steps, m_lo, m_hi))
@@ -173,8 +205,10 @@ def simulate_policy(
             if part.empty:
                 continue
             pol = s.policy
-            steps = [(k, st.channel, st.offset_days)
-                     for k, st in enumerate(pol.sequence[:pol.max_reminders])]
+            steps = [
+                (k, st.channel, st.offset_days)
+                for k, st in enumerate(pol.sequence[: pol.max_reminders])
+            ]
             pol_parts.append(_contacts(part, steps, m_lo, m_hi))
             esc = [(k, e.to, e.offset_days) for k, e in enumerate(pol.escalation)]
             if esc:
@@ -184,9 +218,11 @@ def simulate_policy(
     names = [s.name for s in policies.segments]
     p = _summary(policy_c, useless_days).reindex(names, fill_value=0)
     b = _summary(base_c, useless_days).reindex(names, fill_value=0)
-    escalations = (esc_c.groupby(["segment", "invoice_id", "channel"]).size()
-                   .groupby(level="segment").size() if len(esc_c)
-                   else pd.Series(dtype=int)).reindex(names, fill_value=0)
+    escalations = (
+        esc_c.groupby(["segment", "invoice_id", "channel"]).size().groupby(level="segment").size()
+        if len(esc_c)
+        else pd.Series(dtype=int)
+    ).reindex(names, fill_value=0)
     months = pd.concat(members, axis=1).fillna(0) if members else pd.DataFrame()
     rows = []
     for name in names:
@@ -209,9 +245,17 @@ def simulate_policy(
         row["reminders_diff"] = row["reminders"] - row["baseline_reminders"]
         row["cash_diff"] = round(row["cash_collected"] - row["baseline_cash_collected"], 2)
         rows.append(row)
-    totals = {k: sum(r[k] for r in rows) for k in (
-        "reminders", "calls", "escalations", "useless_reminders", "baseline_reminders",
-        "baseline_calls")}
+    totals = {
+        k: sum(r[k] for r in rows)
+        for k in (
+            "reminders",
+            "calls",
+            "escalations",
+            "useless_reminders",
+            "baseline_reminders",
+            "baseline_calls",
+        )
+    }
     totals["cash_collected"] = round(sum(r["cash_collected"] for r in rows), 2)
     totals["baseline_cash_collected"] = round(sum(r["baseline_cash_collected"] for r in rows), 2)
     totals["cash_diff"] = round(totals["cash_collected"] - totals["baseline_cash_collected"], 2)
@@ -224,17 +268,22 @@ def simulate_policy(
         "baseline": [f"{s.channel} {s.offset_days:+d}" for s in BASELINE_SEQUENCE],
         "segments": rows,
         "totals": totals,
-        "note": ("cash_collected is what was actually paid (after the first simulated "
-                 "reminder) on the invoices each schedule would have reminded; no causal "
-                 "effect of reminders is modelled, so cash_diff reflects which invoices are "
-                 "touched, not extra cash"),
+        "note": (
+            "cash_collected is what was actually paid (after the first simulated "
+            "reminder) on the invoices each schedule would have reminded; no causal "
+            "effect of reminders is modelled, so cash_diff reflects which invoices are "
+            "touched, not extra cash"
+        ),
     }
 
 
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
     parts = [p for p in parts if len(p)]
-    return pd.concat(parts, ignore_index=True) if parts else _contacts(
-        pd.DataFrame(columns=["due_date"]), [], pd.Timestamp(0), pd.Timestamp(0))
+    return (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else _contacts(pd.DataFrame(columns=["due_date"]), [], pd.Timestamp(0), pd.Timestamp(0))
+    )
 
 
 def _rate(n: float, d: float) -> float | None:

@@ -19,8 +19,15 @@ def policies():
 
 
 def _inv(*rows):
-    cols = ["invoice_id", "invoice_date", "due_date", "amount", "paid_date", "disputed",
-            "dispute_date"]
+    cols = [
+        "invoice_id",
+        "invoice_date",
+        "due_date",
+        "amount",
+        "paid_date",
+        "disputed",
+        "dispute_date",
+    ]
     df = pd.DataFrame(rows, columns=cols)
     for c in ("invoice_date", "due_date", "paid_date", "dispute_date"):
         df[c] = pd.to_datetime(df[c])
@@ -32,8 +39,12 @@ def _one(due=DUE, paid=None, disputed=False, dispute_date=None, amount=1000.0):
 
 
 def _cust(ctype="company", industry="retail", limit=10000.0):
-    return {"customer_id": "C1", "customer_type": ctype, "industry": industry,
-            "credit_limit": limit}
+    return {
+        "customer_id": "C1",
+        "customer_type": ctype,
+        "industry": industry,
+        "credit_limit": limit,
+    }
 
 
 def _rating(rating, p_bad=None, **feats):
@@ -49,11 +60,19 @@ def test_default_file_reproduces_design_table(policies):
     names = [s.name for s in policies.segments]
     assert set(names) == {"Excellent payer", "Occasional delay", "High risk", "New / not rated"}
     tones = {s.name: s.policy.tone for s in policies.segments}
-    assert tones == {"Excellent payer": "friendly", "Occasional delay": "neutral",
-                     "High risk": "firm", "New / not rated": "neutral"}
+    assert tones == {
+        "Excellent payer": "friendly",
+        "Occasional delay": "neutral",
+        "High risk": "firm",
+        "New / not rated": "neutral",
+    }
     credit = {s.name: s.policy.credit.action for s in policies.segments}
-    assert credit == {"Excellent payer": "none", "Occasional delay": "review",
-                      "High risk": "reduce_limit", "New / not rated": "limit_cap"}
+    assert credit == {
+        "Excellent payer": "none",
+        "Occasional delay": "review",
+        "High risk": "reduce_limit",
+        "New / not rated": "limit_cap",
+    }
     assert len(policies.policy_version) == 12
 
 
@@ -61,8 +80,10 @@ def test_excellent_payer_schedule(policies):
     d = decide(_cust(), _one(), _rating("good"), T, policies)
     assert d.segment == "Excellent payer"
     # no pre-due reminder; email +3, +10
-    assert _schedule(d) == [("2024-05-13", "reminder", "email"),
-                            ("2024-05-20", "reminder", "email")]
+    assert _schedule(d) == [
+        ("2024-05-13", "reminder", "email"),
+        ("2024-05-20", "reminder", "email"),
+    ]
     assert d.credit.action == "none" and not d.requires_human_review
 
 
@@ -70,9 +91,13 @@ def test_occasional_delay_schedule(policies):
     d = decide(_cust(), _one(), _rating("average"), T, policies)
     assert d.segment == "Occasional delay"
     assert _schedule(d) == [
-        ("2024-05-07", "reminder", "email"), ("2024-05-11", "reminder", "email"),
-        ("2024-05-17", "reminder", "email"), ("2024-05-24", "reminder", "sms"),
-        ("2024-05-31", "reminder", "call"), ("2024-06-14", "escalation", "collector")]
+        ("2024-05-07", "reminder", "email"),
+        ("2024-05-11", "reminder", "email"),
+        ("2024-05-17", "reminder", "email"),
+        ("2024-05-24", "reminder", "sms"),
+        ("2024-05-31", "reminder", "call"),
+        ("2024-06-14", "escalation", "collector"),
+    ]
     assert d.credit.action == "review"
 
 
@@ -80,10 +105,13 @@ def test_high_risk_schedule(policies):
     d = decide(_cust(), _one(), _rating("bad"), T, policies)
     assert d.segment == "High risk" and d.tone == "firm"
     assert _schedule(d) == [
-        ("2024-05-03", "reminder", "email"), ("2024-05-09", "reminder", "email"),
-        ("2024-05-10", "reminder", "sms"), ("2024-05-13", "reminder", "call"),
+        ("2024-05-03", "reminder", "email"),
+        ("2024-05-09", "reminder", "email"),
+        ("2024-05-10", "reminder", "sms"),
+        ("2024-05-13", "reminder", "call"),
         ("2024-05-20", "escalation", "collector"),
-        ("2024-06-09", "escalation", "collections_agency")]
+        ("2024-06-09", "escalation", "collections_agency"),
+    ]
     esc = d.next_actions[-2]
     assert esc.history is not None and esc.next_step
     # company: the reduction is automatic, with reasons
@@ -96,8 +124,13 @@ def test_new_customer_standard_sequence(policies):
     d = decide(_cust(), _one(), _rating("unrated"), T, policies)
     assert d.segment == "New / not rated"
     assert [(x[0], x[2]) for x in _schedule(d)] == [
-        ("2024-05-11", "email"), ("2024-05-17", "email"), ("2024-05-24", "email"),
-        ("2024-05-31", "sms"), ("2024-06-09", "call"), ("2024-06-24", "collector")]
+        ("2024-05-11", "email"),
+        ("2024-05-17", "email"),
+        ("2024-05-24", "email"),
+        ("2024-05-31", "sms"),
+        ("2024-06-09", "call"),
+        ("2024-06-24", "collector"),
+    ]
     assert d.credit.action == "limit_cap" and d.credit.new_limit == 5000.0
     # unrated: priority uses the file's prior P(bad) only once something is overdue
     assert d.priority == 0.0
@@ -118,29 +151,42 @@ def test_payment_confirmed_stops_sequence(policies):
 
 
 def test_dispute_stops_sequence(policies):
-    d = decide(_cust(), _one(disputed=True, dispute_date="2024-04-20"), _rating("average"), T,
-               policies)
+    d = decide(
+        _cust(), _one(disputed=True, dispute_date="2024-04-20"), _rating("average"), T, policies
+    )
     assert d.next_actions == [] and d.stopped == {"I1": "dispute_open"}
     # a dispute opened later is unknown at T
-    d2 = decide(_cust(), _one(disputed=True, dispute_date="2024-06-01"), _rating("average"),
-                T, policies)
+    d2 = decide(
+        _cust(), _one(disputed=True, dispute_date="2024-06-01"), _rating("average"), T, policies
+    )
     assert d2.next_actions
 
 
 def test_promise_to_pay_stops_then_resumes(policies):
-    rem = pd.DataFrame({"invoice_id": ["I1"], "sent_date": pd.to_datetime(["2024-04-28"]),
-                        "channel": ["call"], "outcome": ["promise_to_pay"]})
+    rem = pd.DataFrame(
+        {
+            "invoice_id": ["I1"],
+            "sent_date": pd.to_datetime(["2024-04-28"]),
+            "channel": ["call"],
+            "outcome": ["promise_to_pay"],
+        }
+    )
     d = decide(_cust(), _one(due="2024-04-01"), _rating("average"), T, policies, rem)
     assert d.stopped == {"I1": "promise_to_pay"}
-    later = decide(_cust(), _one(due="2024-04-01"), _rating("average"), "2024-05-20", policies,
-                   rem)
+    later = decide(
+        _cust(), _one(due="2024-04-01"), _rating("average"), "2024-05-20", policies, rem
+    )
     assert later.next_actions and not later.stopped
 
 
 def test_already_sent_reminders_are_skipped(policies):
-    rem = pd.DataFrame({"invoice_id": ["I1", "I1"],
-                        "sent_date": pd.to_datetime(["2024-05-07", "2024-05-11"]),
-                        "channel": ["email", "email"]})
+    rem = pd.DataFrame(
+        {
+            "invoice_id": ["I1", "I1"],
+            "sent_date": pd.to_datetime(["2024-05-07", "2024-05-11"]),
+            "channel": ["email", "email"],
+        }
+    )
     d = decide(_cust(), _one(), _rating("average"), "2024-05-12", policies, rem)
     reminders = [(str(a.date), a.channel) for a in d.next_actions if a.kind == "reminder"]
     assert reminders == [("2024-05-17", "email"), ("2024-05-24", "sms"), ("2024-05-31", "call")]
@@ -156,8 +202,10 @@ def test_missed_steps_collapse_into_one_catch_up(policies):
 
 
 def test_priority_is_p_bad_times_overdue(policies):
-    inv = _inv(("I1", "2024-03-01", "2024-04-01", 1000.0, None, False, None),
-               ("I2", "2024-04-20", "2024-05-20", 500.0, None, False, None))
+    inv = _inv(
+        ("I1", "2024-03-01", "2024-04-01", 1000.0, None, False, None),
+        ("I2", "2024-04-20", "2024-05-20", 500.0, None, False, None),
+    )
     d = decide(_cust(), inv, _rating("bad", p_bad=0.6), T, policies)
     assert d.overdue_amt == 1000.0 and d.open_amt == 1500.0
     assert d.priority == pytest.approx(600.0)
@@ -206,8 +254,10 @@ def test_unknown_channel_is_one_line_error(tmp_path):
     raw = _raw()
     raw["segments"][2]["policy"]["sequence"][1]["channel"] = "fax"
     msg = _error(raw, tmp_path)
-    assert msg.endswith("segments[2].policy.sequence[1].channel: unknown channel 'fax' "
-                        "(allowed: email, sms, call, letter)")
+    assert msg.endswith(
+        "segments[2].policy.sequence[1].channel: unknown channel 'fax' "
+        "(allowed: email, sms, call, letter)"
+    )
 
 
 def test_unknown_rule_field(tmp_path):
@@ -260,8 +310,10 @@ def test_missing_file():
 def test_render_message_lists_open_invoices(policies, tone_rating, channel):
     from payer_model.templates import render_message
 
-    inv = _inv(("I1", "2024-03-01", "2024-04-01", 1000.0, None, False, None),
-               ("I2", "2024-03-01", "2024-04-05", 250.5, None, True, "2024-04-10"))
+    inv = _inv(
+        ("I1", "2024-03-01", "2024-04-01", 1000.0, None, False, None),
+        ("I2", "2024-03-01", "2024-04-05", 250.5, None, True, "2024-04-10"),
+    )
     d = decide(_cust(), inv, _rating(tone_rating), T, policies)
     text = render_message(d, {"name": "Acme Ltd"}, inv, channel)
     assert "I1" in text and "1000.00" in text
@@ -275,8 +327,7 @@ def test_tone_changes_wording(policies):
 
     inv = _one(due="2024-04-01")
     firm = render_message(decide(_cust(), inv, _rating("bad"), T, policies), {}, inv, "email")
-    friendly = render_message(decide(_cust(), inv, _rating("good"), T, policies), {}, inv,
-                              "email")
+    friendly = render_message(decide(_cust(), inv, _rating("good"), T, policies), {}, inv, "email")
     assert "immediate payment" in firm and "friendly" in friendly
 
 
@@ -285,13 +336,24 @@ def test_audit_store_roundtrip_prune_and_no_pii(tmp_path, policies):
 
     store = AuditStore(tmp_path / "audit.db")
     d = decide(_cust(), _one(), _rating("bad"), T, policies)
-    n = store.record_decisions([{
-        "customer_id": d.customer_id, "as_of": d.as_of, "segment": d.segment,
-        "policy_version": d.policy_version, "model_version": "3", "reasons": d.reasons,
-        "payload": {**d.model_dump(mode="json"), "name": "Acme Ltd", "email": "a@b.c"}}])
+    n = store.record_decisions(
+        [
+            {
+                "customer_id": d.customer_id,
+                "as_of": d.as_of,
+                "segment": d.segment,
+                "policy_version": d.policy_version,
+                "model_version": "3",
+                "reasons": d.reasons,
+                "payload": {**d.model_dump(mode="json"), "name": "Acme Ltd", "email": "a@b.c"},
+            }
+        ]
+    )
     assert n == 1
-    store.record_decisions([{"customer_id": "C2", "as_of": "2024-05-01",
-                             "created_at": "2000-01-01T00:00:00+00:00"}], source="api")
+    store.record_decisions(
+        [{"customer_id": "C2", "as_of": "2024-05-01", "created_at": "2000-01-01T00:00:00+00:00"}],
+        source="api",
+    )
     rows = store.query("C1")
     assert len(rows) == 1 and rows[0]["segment"] == "High risk"
     assert rows[0]["source"] == "batch" and rows[0]["reasons"] == d.reasons
@@ -331,3 +393,59 @@ def test_cli_policy_validate_and_show(tmp_path):
     res = runner.invoke(app, ["policy", "validate", str(bad)])
     assert res.exit_code == 2
     assert "unknown channel 'fax'" in res.output and "Traceback" not in res.output
+
+
+def test_only_furthest_due_escalation_is_kept(policies):
+    # 40 days overdue, high risk: collector (+10) and agency (+30) both past -> agency today
+    d = decide(_cust(), _one(due="2024-03-22"), _rating("bad"), T, policies)
+    esc = [a for a in d.next_actions if a.kind == "escalation"]
+    assert [(str(a.date), a.to) for a in esc] == [("2024-05-01", "collections_agency")]
+    assert esc[0].amount == 1000.0 and esc[0].history["oldest_overdue_days"] == 40
+
+
+@pytest.mark.parametrize(
+    ("cond", "value", "expected"),
+    [
+        ({"gte": 0.5}, 0.5, True),
+        ({"gt": 0.5}, 0.5, False),
+        ({"lt": 3}, None, False),
+        ({"lt": 3}, float("nan"), False),
+        ({"in": ["a", "b"]}, "b", True),
+        ({"not_in": ["a"]}, "a", False),
+        ({"eq": "good"}, "good", True),
+        ({"lte": 1}, "x", False),
+    ],
+)
+def test_scalar_match_agrees_with_vectorised(cond, value, expected):
+    from payer_model.policy import Cond
+
+    c = Cond.model_validate(cond)
+    assert c.matches(value) is expected
+    assert bool(c.mask(pd.Series([value], dtype=object)).iloc[0]) is expected
+
+
+def test_decide_all_nets_partial_payments(policies):
+    from payer_model.policy import decide_all
+
+    inv = _inv(
+        ("I1", "2024-03-01", "2024-04-01", 1000.0, None, False, None),
+        ("I2", "2024-03-01", "2024-04-01", 300.0, None, False, None),
+    )
+    inv["customer_id"] = "C1"
+    pay = pd.DataFrame(
+        {
+            "invoice_id": ["I1", "I2", "I1"],
+            "amount": [400.0, 300.0, 600.0],
+            "payment_date": pd.to_datetime(["2024-04-10", "2024-04-12", "2024-05-03"]),
+        }
+    )
+    tables = {
+        "invoices": inv,
+        "payments": pay,
+        "reminders": None,
+        "customers": pd.DataFrame([_cust() | {"name": "Acme", "email": "a@b.c"}]),
+    }
+    scored = pd.DataFrame([{"customer_id": "C1", **_rating("bad", p_bad=0.5)}])
+    (d,) = decide_all(tables, scored, T, policies)
+    assert d.overdue_amt == 600.0 and d.priority == 300.0  # 1000 - 400; I2 fully paid
+    assert d.stopped == {"I2": "payment_confirmed"}

@@ -20,8 +20,13 @@ def policies():
 
 def _rule_ratings(tables, as_of):
     """Stand-in for the champion: rating from the lifetime weighted mean days late."""
-    f = build_features(tables["invoices"], as_of, customers=tables.get("customers"),
-                       payments=tables.get("payments"), reminders=tables.get("reminders"))
+    f = build_features(
+        tables["invoices"],
+        as_of,
+        customers=tables.get("customers"),
+        payments=tables.get("payments"),
+        reminders=tables.get("reminders"),
+    )
     r = pd.cut(f["wmean_days_late"], [-1e9, 5, 30, 1e9], labels=["good", "average", "bad"])
     f["rating"] = r.astype(object).where(f["paid_n"] > 0, "unrated")
     f["p_bad"] = f["rating"].map({"good": 0.05, "average": 0.2, "bad": 0.7})
@@ -32,21 +37,24 @@ def _fixed(rating):
     def fn(tables, as_of):
         ids = tables["invoices"]["customer_id"].astype(str).unique()
         return pd.DataFrame({"customer_id": ids, "rating": rating, "p_bad": 0.1})
+
     return fn
 
 
 def _tiny():
-    inv = pd.DataFrame({
-        "invoice_id": ["A", "B", "C"],
-        "customer_id": ["C1", "C1", "C1"],
-        "invoice_date": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-01-01"]),
-        "due_date": pd.to_datetime(["2024-02-01", "2024-02-01", "2024-02-01"]),
-        "amount": [100.0, 200.0, 400.0],
-        "paid_date": pd.to_datetime(["2024-01-30", "2024-02-06", None]),  # before due, +5
-        "paid_amount": [100.0, 200.0, None],
-        "disputed": [False, False, True],
-        "dispute_date": pd.to_datetime([None, None, "2024-02-08"]),
-    })
+    inv = pd.DataFrame(
+        {
+            "invoice_id": ["A", "B", "C"],
+            "customer_id": ["C1", "C1", "C1"],
+            "invoice_date": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-01-01"]),
+            "due_date": pd.to_datetime(["2024-02-01", "2024-02-01", "2024-02-01"]),
+            "amount": [100.0, 200.0, 400.0],
+            "paid_date": pd.to_datetime(["2024-01-30", "2024-02-06", None]),  # before due, +5
+            "paid_amount": [100.0, 200.0, None],
+            "disputed": [False, False, True],
+            "dispute_date": pd.to_datetime([None, None, "2024-02-08"]),
+        }
+    )
     return {"invoices": inv, "customers": None, "payments": None, "reminders": None}
 
 
@@ -64,8 +72,9 @@ def test_tiny_history_counts_are_pinned(policies):
 
 
 def test_useless_days_is_configurable(policies):
-    res = simulate_policy(_tiny(), "2024-01-01", "2024-04-01", policies, _fixed("good"),
-                          useless_days=5)
+    res = simulate_policy(
+        _tiny(), "2024-01-01", "2024-04-01", policies, _fixed("good"), useless_days=5
+    )
     row = next(r for r in res["segments"] if r["segment"] == "Excellent payer")
     assert row["baseline_useless_rate"] == pytest.approx(1 / 3, abs=1e-4)
 
@@ -95,8 +104,9 @@ def test_generated_portfolio_fewer_reminders_to_good_payers(policies):
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_cli_worklist_and_simulate_with_champion(small_portfolio, tracking_uri, tmp_path,
-                                                 monkeypatch):
+def test_cli_worklist_and_simulate_with_champion(
+    small_portfolio, tracking_uri, tmp_path, monkeypatch
+):
     import json
 
     from typer.testing import CliRunner
@@ -107,14 +117,29 @@ def test_cli_worklist_and_simulate_with_champion(small_portfolio, tracking_uri, 
     runner = CliRunner()
     audit_db = tmp_path / "audit.db"
     monkeypatch.setenv("PAYER_AUDIT_DB", str(audit_db))
-    res = runner.invoke(app, ["train", str(small_portfolio), "--out",
-                              str(tmp_path / "metrics.json")])
+    res = runner.invoke(
+        app, ["train", str(small_portfolio), "--out", str(tmp_path / "metrics.json")]
+    )
     assert res.exit_code == 0, res.output
 
     out, js = tmp_path / "worklist.csv", tmp_path / "worklist.json"
-    res = runner.invoke(app, ["worklist", str(small_portfolio), "--as-of", "2024-06-01",
-                              "--collectors", "3", "--out", str(out), "--json", str(js),
-                              "--policy", str(POLICY_FILE)])
+    res = runner.invoke(
+        app,
+        [
+            "worklist",
+            str(small_portfolio),
+            "--as-of",
+            "2024-06-01",
+            "--collectors",
+            "3",
+            "--out",
+            str(out),
+            "--json",
+            str(js),
+            "--policy",
+            str(POLICY_FILE),
+        ],
+    )
     assert res.exit_code == 0, res.output
     ranked = pd.read_csv(out)
     assert len(ranked) > 0
@@ -129,9 +154,22 @@ def test_cli_worklist_and_simulate_with_champion(small_portfolio, tracking_uri, 
     assert all(r["model_version"] == summary["model_version"] for r in rows)
 
     sim = tmp_path / "sim.json"
-    res = runner.invoke(app, ["policy", "simulate", str(small_portfolio), "--from",
-                              "2024-03-01", "--to", "2024-06-01", "--json", str(sim),
-                              "--policy", str(POLICY_FILE)])
+    res = runner.invoke(
+        app,
+        [
+            "policy",
+            "simulate",
+            str(small_portfolio),
+            "--from",
+            "2024-03-01",
+            "--to",
+            "2024-06-01",
+            "--json",
+            str(sim),
+            "--policy",
+            str(POLICY_FILE),
+        ],
+    )
     assert res.exit_code == 0, res.output
     seg = {r["segment"]: r for r in json.loads(sim.read_text())["segments"]}
     assert seg["Excellent payer"]["reminders"] < seg["Excellent payer"]["baseline_reminders"]

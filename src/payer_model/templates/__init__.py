@@ -16,8 +16,7 @@ import pandas as pd
 
 TEMPLATE_DIR = Path(__file__).parent
 PAY_WITHIN_DAYS = 7
-_INCENTIVES = ("early_payment_discount_pct", "early_payment_days", "payment_plan",
-               "late_fee_pct")
+_INCENTIVES = ("early_payment_discount_pct", "early_payment_days", "payment_plan", "late_fee_pct")
 
 
 @lru_cache(maxsize=1)
@@ -32,8 +31,9 @@ def _env():
     )
 
 
-def render_message(decision: Any, customer: Mapping[str, Any], invoices: pd.DataFrame,
-                   channel: str) -> str:
+def render_message(
+    decision: Any, customer: Mapping[str, Any], invoices: pd.DataFrame, channel: str
+) -> str:
     """Render the message for a decision's tone and a channel.
 
     Args:
@@ -55,14 +55,19 @@ def render_message(decision: Any, customer: Mapping[str, Any], invoices: pd.Data
             continue
         due = pd.Timestamp(rec["due_date"])
         cur = rec.get("currency")
-        rows.append({"invoice_id": iid, "amount": float(rec["amount"]),
-                     "currency": cur if isinstance(cur, str) else "EUR",
-                     "due_date": due.date().isoformat(),
-                     "days_overdue": max((as_of - due).days, 0)})
+        amount = rec.get("open_amount", rec["amount"])  # net of partial payments if known
+        rows.append(
+            {
+                "invoice_id": iid,
+                "amount": float(amount),
+                "currency": cur if isinstance(cur, str) else "EUR",
+                "due_date": due.date().isoformat(),
+                "days_overdue": max((as_of - due).days, 0),
+            }
+        )
     currency = rows[0]["currency"] if rows else "EUR"
     name = customer.get("name")
-    next_step = next((a.next_step for a in decision.next_actions if a.kind == "escalation"),
-                     None)
+    next_step = next((a.next_step for a in decision.next_actions if a.kind == "escalation"), None)
     ctx = {
         "name": name if isinstance(name, str) and name else "Customer",
         "customer_id": decision.customer_id,
