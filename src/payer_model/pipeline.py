@@ -437,6 +437,7 @@ def score(
         reminders=tables.get("reminders"),
         window_days=cfg.features.window_days,
         trend_days=cfg.features.trend_days,
+        labels=cfg.labels,
     )
     out = rating_frame(model, feats, min_paid_invoices=cfg.features.min_paid_invoices)
     reasons = reason_codes(
@@ -473,3 +474,27 @@ def score(
     out["as_of"] = pd.to_datetime(out["as_of"]).dt.normalize().astype("datetime64[us]")
     out["model_version"] = str(model_version)
     return out.sort_values("customer_id").reset_index(drop=True)
+
+
+def rated_portfolio(
+    tables: dict[str, pd.DataFrame | None],
+    as_of: date | str,
+    model,
+    cfg: TrainConfig,
+    *,
+    model_version: str = "local",
+) -> pd.DataFrame:
+    """Ratings merged with the as-of features: what the segment rules and reports read."""
+    ratings = score(tables, as_of, model, cfg, model_version=model_version)
+    feats = build_features(
+        tables["invoices"],
+        as_of,
+        customers=tables.get("customers"),
+        payments=tables.get("payments"),
+        reminders=tables.get("reminders"),
+        window_days=cfg.features.window_days,
+        trend_days=cfg.features.trend_days,
+        labels=cfg.labels,
+    )
+    extra = [c for c in feats.columns if c not in ratings.columns or c == "customer_id"]
+    return ratings.merge(feats[extra], on="customer_id", how="left")
