@@ -463,22 +463,9 @@ def _policies(path: Path | None):
 
 def _rated(tables: dict[str, Any], as_of, model, cfg, model_version: str):
     """Champion ratings merged with the as-of features the policy rules read."""
-    from payer_model.features import build_features
-    from payer_model.pipeline import score as score_job
+    from payer_model.pipeline import rated_portfolio
 
-    ratings = score_job(tables, as_of, model, cfg, model_version=model_version)
-    feats = build_features(
-        tables["invoices"],
-        as_of,
-        customers=tables["customers"],
-        payments=tables["payments"],
-        reminders=tables["reminders"],
-        window_days=cfg.features.window_days,
-        trend_days=cfg.features.trend_days,
-        labels=cfg.labels,
-    )
-    extra = [c for c in feats.columns if c not in ratings.columns or c == "customer_id"]
-    return ratings.merge(feats[extra], on="customer_id", how="left")
+    return rated_portfolio(tables, as_of, model, cfg, model_version=model_version)
 
 
 @policy_app.command("validate")
