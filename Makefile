@@ -6,7 +6,7 @@ RUN := $(UV) run --frozen
 DATA ?= data/sample
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test test-fast lint format lab mlflow-ui sample clean
+.PHONY: help setup demo test test-fast lint format lab mlflow-ui sample clean browser monitor-ui retrain
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -18,7 +18,7 @@ setup: ## create the environment (installs uv with pip if missing, then uv sync 
 demo: setup ## train on data/sample, promote the first champion, score, print a summary
 	$(RUN) payer-model demo $(DATA)
 
-test: setup ## run the full test suite
+test: setup browser ## run the full test suite
 	$(RUN) pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: setup ## unit and data tests only
@@ -43,3 +43,12 @@ sample: setup ## regenerate the committed sample (deterministic)
 
 clean: ## remove reports and the local MLflow store
 	rm -rf reports mlflow/mlflow.db mlflow/artifacts
+
+browser: ## install headless Chromium for the browser tests (Debian package; needs root)
+	command -v chromium || (apt-get update && apt-get install -y chromium)
+
+monitor-ui: setup ## Evidently UI on the monitoring workspace (http://127.0.0.1:8000)
+	$(RUN) evidently ui --workspace reports/workspace --host 127.0.0.1 --port 8000
+
+retrain: setup ## retrain on $(DATA); promotes only through the gate; idempotent
+	$(RUN) payer-model retrain $(DATA)
