@@ -1,0 +1,79 @@
+"""BentoML service: a thin HTTP shell over :class:`payer_model.api.ScoringEngine` (DESIGN §7).
+
+Run with ``payer-model serve`` or ``bentoml serve serving.service:PayerModelService``.
+Routes: ``POST /score``, ``POST /segment_policy``, ``GET /metadata`` (API key required),
+BentoML's ``/livez``, ``/readyz`` (503 until a champion is loaded and warmed), ``/metrics``,
+``/docs`` and ``/docs.json`` (open). Settings come from ``PAYER_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from typing import Any
+
+import bentoml
+
+from payer_model.api import ApiError, ScoreRequest, ScoringEngine
+from payer_model.api_guard import ApiGuard
+
+log = logging.getLogger("payer_model.serving")
+# The engine of this worker process, for GET /metadata (answered by the middleware).
+_ENGINES: list[ScoringEngine] = []
+
+
+@bentoml.service(
+    name="payer_model",
+    workers=1,
+    traffic={"timeout": 30, "max_concurrency": int(os.environ.get("PAYER_MAX_CONCURRENCY", "64"))},
+)
+class PayerModelService:
+    """Payer rating and segment-policy API."""
+
+    def __init__(self) -> None:
+        from payer_model.config import Settings
+
+        settings = Settings()
+        self.engine = ScoringEngine(
+            settings.tracking_uri,
+            audit_db=settings.audit_db,
+            policy_path=os.environ.get("PAYER_POLICY_FILE"),
+            alias=os.environ.get("PAYER_MODEL_ALIAS", "champion"),
+        )
+        self.engine.load()
+        _ENGINES.append(self.engine)
+
+    def __is_ready__(self) -> bool:
+        return self.engine.ready
+
+    def _call(self, fn, request: ScoreRequest, ctx: bentoml.Context) -> dict[str, Any]:
+        key_id = getattr(ctx.request.state, "key_id", None)
+        request_id = uuid.uuid4().hex
+        ctx.response.metadata["x-request-id"] = request_id
+        try:
+            out = fn(request, key_id=key_id, request_id=request_id)
+        except ApiError as exc:
+            ctx.response.status_code = exc.status
+            return exc.to_dict() | {"request_id": request_id}
+        return out
+
+    @bentoml.api(route="/score", input_spec=ScoreRequest)
+    def score(self, ctx: bentoml.Context, **request: Any) -> dict[str, Any]:
+        """Rate 1 to 1,000 customers from their invoice histories."""
+        return self._call(self.engine.score, ScoreRequest.model_construct(**request), ctx)
+
+    @bentoml.api(route="/segment_policy", input_spec=ScoreRequest)
+    def segment_policy(self, ctx: bentoml.Context, **request: Any) -> dict[str, Any]:
+        """Segment, policy, next actions with dates, credit action and worklist priority."""
+        return self._call(self.engine.segment_policy, ScoreRequest.model_construct(**request), ctx)
+
+
+def _metadata() -> dict[str, Any]:
+    """``GET /metadata``: model name, version, alias, training window, metrics, policy version."""
+    if not _ENGINES:
+        return {"ready": False, "error": "the service is starting"}
+    return _ENGINES[-1].metadata()
+
+
+PayerModelService.add_asgi_middleware(ApiGuard, metadata=_metadata)

@@ -1,0 +1,191 @@
+"""ASGI middleware in front of the API: API keys, per-key rate limit, body size, JSON only.
+
+Configuration (environment, read when the app is built):
+
+* ``PAYER_API_KEYS``: comma-separated keys, or ``PAYER_API_KEYS_FILE``: one key per line
+  (``#`` comments allowed). Only their sha256 hashes are kept in memory; a presented key is
+  hashed and compared with :func:`hmac.compare_digest` against every stored hash. With no key
+  configured every protected request is refused (401): the API is never open by accident.
+* ``PAYER_RATE_LIMIT_PER_MIN`` (default 600) and ``PAYER_RATE_LIMIT_BURST`` (default a
+  tenth of it): a token bucket per key; an empty bucket answers 429 with ``Retry-After``.
+* ``PAYER_MAX_BODY_BYTES`` (default 16 MiB): larger bodies answer 413, checked on
+  ``Content-Length`` and again while the body streams in.
+
+Probes (``/livez``, ``/readyz``), ``/metrics`` and the docs stay open; only the API routes are
+guarded. The key id passed on (``scope["state"]["key_id"]``) is the first 12 hex digits of
+the key's hash, never the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+PROTECTED = frozenset({"/score", "/segment_policy", "/metadata"})
+JSON_ONLY = frozenset({"/score", "/segment_policy"})
+
+
+def hash_key(key: str) -> str:
+    """sha256 hex digest of an API key."""
+    return hashlib.sha256(key.strip().encode()).hexdigest()
+
+
+def configured_key_hashes(env: dict[str, str] | None = None) -> list[str]:
+    """sha256 hashes of the keys in ``PAYER_API_KEYS`` and ``PAYER_API_KEYS_FILE``."""
+    env = dict(os.environ if env is None else env)
+    keys = [k.strip() for k in env.get("PAYER_API_KEYS", "").split(",") if k.strip()]
+    path = env.get("PAYER_API_KEYS_FILE")
+    if path:
+        p = Path(path)
+        if p.is_file():
+            lines = (ln.split("#", 1)[0].strip() for ln in p.read_text().splitlines())
+            keys.extend(ln for ln in lines if ln)
+        else:
+            log.error("PAYER_API_KEYS_FILE %s not found; no keys loaded from it", p)
+    if not keys:
+        log.warning("no API keys configured: every API call will be refused (401)")
+    return [hash_key(k) for k in keys]
+
+
+class TokenBucket:
+    """Thread-safe token buckets keyed by key id."""
+
+    def __init__(self, per_minute: float, burst: float) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = max(1.0, burst)
+        self._state: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float:
+        """Take one token; 0.0 when allowed, else the seconds until one is available."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._state.get(key, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            if tokens >= 1.0:
+                self._state[key] = (tokens - 1.0, now)
+                return 0.0
+            self._state[key] = (tokens, now)
+            return (1.0 - tokens) / self.rate if self.rate > 0 else 60.0
+
+
+async def _send_json(send, status: int, body: dict[str, Any], headers=()) -> None:
+    data = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})
+
+
+class ApiGuard:
+    """Pure ASGI middleware: auth (401), rate limit (429), body size (413), JSON only (415).
+
+    Args:
+        app: the wrapped ASGI app.
+        metadata: answers ``GET /metadata`` (BentoML API routes are POST only).
+    """
+
+    def __init__(self, app, metadata: Callable[[], dict[str, Any]] | None = None) -> None:
+        self.app = app
+        self.metadata = metadata
+        self.hashes = configured_key_hashes()
+        per_min = float(os.environ.get("PAYER_RATE_LIMIT_PER_MIN", "600"))
+        burst = float(os.environ.get("PAYER_RATE_LIMIT_BURST", str(max(1.0, per_min / 10))))
+        self.bucket = TokenBucket(per_min, burst)
+        self.max_body = int(os.environ.get("PAYER_MAX_BODY_BYTES", str(16 * 1024 * 1024)))
+
+    def _key_id(self, headers: dict[bytes, bytes]) -> str | None:
+        auth = headers.get(b"authorization", b"").decode("latin-1")
+        scheme, _, key = auth.partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            return None
+        presented = hash_key(key)
+        found = None
+        for h in self.hashes:  # compare against all, no early exit
+            if hmac.compare_digest(presented, h):
+                found = h
+        return found[:12] if found else None
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: D102
+        if scope["type"] != "http" or scope["path"].rstrip("/") not in PROTECTED:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        key_id = self._key_id(headers)
+        if key_id is None:
+            await _send_json(
+                send,
+                401,
+                {"error": "missing or invalid API key (send 'Authorization: Bearer KEY')"},
+                [(b"www-authenticate", b"Bearer")],
+            )
+            return
+        wait = self.bucket.take(key_id)
+        if wait > 0:
+            await _send_json(
+                send,
+                429,
+                {"error": "rate limit exceeded for this API key", "retry_after_s": round(wait, 2)},
+                [(b"retry-after", str(max(1, round(wait))).encode())],
+            )
+            return
+        if scope["method"] == "POST" and scope["path"].rstrip("/") in JSON_ONLY:
+            ctype = headers.get(b"content-type", b"").decode("latin-1").split(";")[0].strip()
+            if ctype.lower() != "application/json":
+                await _send_json(send, 415, {"error": "send the body as application/json"})
+                return
+            length = headers.get(b"content-length")
+            if length is not None and length.isdigit() and int(length) > self.max_body:
+                await _send_json(send, 413, {"error": f"request body over {self.max_body} bytes"})
+                return
+        if scope["method"] == "GET" and scope["path"].rstrip("/") == "/metadata":
+            if self.metadata is None:
+                await _send_json(send, 404, {"error": "no metadata"})
+            else:
+                await _send_json(send, 200, self.metadata())
+            return
+        state = scope.setdefault("state", {})
+        state["key_id"] = key_id
+        # Buffer the body (bounded) before the app sees it: an oversized or chunked body is
+        # refused here with 413 instead of failing inside the framework.
+        chunks, received, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body = message.get("body", b"")
+            received += len(body)
+            if received > self.max_body:
+                await _send_json(send, 413, {"error": f"request body over {self.max_body} bytes"})
+                return
+            chunks.append(body)
+            more = message.get("more_body", False)
+        replay = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        sent = False
+
+        async def replay_receive():
+            nonlocal sent
+            if not sent:
+                sent = True
+                return replay
+            return await receive()
+
+        await self.app(scope, replay_receive, send)

@@ -1,0 +1,64 @@
+"""Serving fixtures: one trained champion per test session (real MLflow sqlite store)."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+from serving_helpers import BURST_KEY, FUZZ_KEY, KEY
+from typer.testing import CliRunner
+
+
+@pytest.fixture(scope="session")
+def champion_store(small_portfolio, tmp_path_factory) -> dict[str, str]:
+    """Train once into a temp MLflow store; returns the env a service needs."""
+    from payer_model.commands import app
+
+    root = tmp_path_factory.mktemp("serving-store")
+    uri = f"sqlite:///{root / 'mlflow' / 'mlflow.db'}"
+    old = os.environ.get("PAYER_TRACKING_URI")
+    os.environ["PAYER_TRACKING_URI"] = uri
+    try:
+        res = CliRunner().invoke(app, ["train", str(small_portfolio)])
+    finally:
+        if old is None:
+            os.environ.pop("PAYER_TRACKING_URI", None)
+        else:
+            os.environ["PAYER_TRACKING_URI"] = old
+    assert res.exit_code == 0, res.output
+    return {"PAYER_TRACKING_URI": uri, "root": str(root)}
+
+
+@pytest.fixture(scope="session")
+def portfolio_tables(small_portfolio):
+    from payer_model.contract import load_dataset
+
+    ds = load_dataset(small_portfolio)
+    return {
+        "customers": ds.customers,
+        "invoices": ds.invoices,
+        "payments": ds.payments,
+        "reminders": ds.reminders,
+    }
+
+
+@pytest.fixture(scope="session")
+def as_of(portfolio_tables) -> str:
+    last = pd.Timestamp(portfolio_tables["invoices"]["invoice_date"].max())
+    return (last - pd.Timedelta(days=60)).date().isoformat()
+
+
+@pytest.fixture
+def serving_env(champion_store, tmp_path, monkeypatch) -> dict[str, str]:
+    env = {
+        "PAYER_TRACKING_URI": champion_store["PAYER_TRACKING_URI"],
+        "PAYER_API_KEYS": f"{KEY},{FUZZ_KEY},{BURST_KEY}",
+        "PAYER_AUDIT_DB": str(tmp_path / "audit.db"),
+        "PAYER_RATE_LIMIT_PER_MIN": "100000",
+        "PAYER_RATE_LIMIT_BURST": "1000",
+        "PAYER_MAX_BODY_BYTES": "2000000",
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    return env
