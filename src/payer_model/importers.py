@@ -87,6 +87,7 @@ PRESETS: tuple[str, ...] = ("ibm-ar", "erp-line-items", "generic-ar")
 """Mapping presets shipped in ``payer_model/presets/<name>.yaml``."""
 
 ROW_COL, REASON_COL, STAGE_COL = "_row", "_reason", "_stage"
+READ_ERROR_COL, EXTRA_COL = "_read_error", "_extra"
 QUARANTINE_DIR = "_import_quarantine"
 REPORT_FILE = "import_report.json"
 
@@ -590,6 +591,13 @@ def _dedupe(frame: pd.DataFrame, on: bool) -> np.ndarray:
     return frame[cols].astype(str).duplicated(keep="first").to_numpy()
 
 
+def _flag_broken_lines(source: pd.DataFrame, bad: _Bad) -> None:
+    """Lines the reader found with a wrong field count are never imported."""
+    if READ_ERROR_COL in source.columns:
+        broken = _text(source[READ_ERROR_COL]).ne("").to_numpy()
+        bad.add(broken, "wrong_field_count")
+
+
 def _contract_frame(m: pd.DataFrame, columns: tuple[str, ...], rows: pd.Series) -> pd.DataFrame:
     out = pd.DataFrame(index=m.index)
     for c in columns:
@@ -607,7 +615,7 @@ def _quarantine_frame(
     idx = sorted(reasons)
     q = source.iloc[idx].copy()
     cols = [c for c in q.columns if not c.startswith("_")]
-    q = q[[ROW_COL, *cols]]
+    q = q[[ROW_COL, *cols, *([EXTRA_COL] if EXTRA_COL in q.columns else [])]]
     q[REASON_COL] = [";".join(reasons[i]) for i in idx]
     q[STAGE_COL] = [stages[i] for i in idx]
     return q.reset_index(drop=True)
@@ -659,6 +667,7 @@ def import_export(
     bad = _Bad()
     dup = _dedupe(inv_src, mp.invoices.dedupe)
     bad.add(dup, "duplicate_row")
+    _flag_broken_lines(inv_src, bad)
     mapped = _map_table("invoices", mp.invoices, inv_src, bad, notes)
     _derive_invoices(mapped, bad, notes)
     keep = np.ones(len(inv_src), dtype=bool)
@@ -681,6 +690,7 @@ def import_export(
     if mp.customers is not None:
         if mp.customers.file:
             cust_src, _ = _read_source(src, mp.customers, "customers", notes)
+            _flag_broken_lines(cust_src, cust_bad)
         else:
             cust_src = inv_src
         cmapped = _map_table("customers", mp.customers, cust_src, cust_bad, notes)

@@ -240,6 +240,31 @@ def test_duplicates_without_dedupe_are_duplicate_ids(tmp_path):
     assert rep.reasons == {"invoices:duplicate_invoice_id": 1}
 
 
+def test_messy_rows_each_get_a_reason(tmp_path):
+    csv = (
+        "Doc,Cust,Posted,Due,Amt\n"
+        ",C1,2024-01-02,2024-02-01,x\n"
+        "A2,,2024-01-02,2023-12-01,0\n"
+        "A3,C3,,2024-02-01,5\n"
+        "A4,C4,2024-01-02,2024-02-01,5,extra\n"
+        "A5,C5,2024-01-02,2024-02-01,5\n"
+    )
+    rep, out = run_import(tmp_path, csv, basic_mapping())
+    assert rep.rows_out["invoices"] == 1 and rep.quarantined["invoices"] == 4
+    assert rep.reasons["invoices:wrong_field_count"] == 1
+    assert rep.reasons["invoices:due_before_invoice"] == 1
+    assert rep.reasons["invoices:missing_value:invoice_date"] == 1
+    q = pd.read_csv(rep.files["quarantine_invoices"], dtype=str, keep_default_na=False)
+    assert list(q["_row"]) == ["2", "3", "4", "5"]
+    assert q.loc[q["_row"] == "5", "_extra"].item() == "extra"
+    assert load_dataset(out).invoices["invoice_id"].tolist() == ["A5"]
+
+
+def test_header_only_export_is_a_one_line_error(tmp_path):
+    with pytest.raises(MappingError, match="no data rows"):
+        run_import(tmp_path, "Doc,Cust,Posted,Due,Amt\n", basic_mapping())
+
+
 def test_customers_in_invoices_only_are_added(tmp_path):
     write(tmp_path / "in" / "cust.csv", "No,Name,Land\nC1,Alpha,DE\n")
     csv = BASIC.format(d1="2024-01-02", d2="2024-01-16", d3="2024-01-31")
