@@ -140,6 +140,11 @@ th{background:#f3f3f3} td{text-align:right} .alert{color:#b71c1c}
 """
 
 
+def _short(text: str, limit: int = 320) -> str:
+    """Alert text cut for the page (the full text is in alerts.jsonl)."""
+    return text if len(text) <= limit else text[:limit].rsplit(";", 1)[0] + "; ... (alerts.jsonl)"
+
+
 def render_portfolio(
     path: str | Path,
     *,
@@ -153,7 +158,10 @@ def render_portfolio(
     """Write the portfolio page; returns its path."""
     latest = kpis[kpis["month"] == kpis["month"].max()] if len(kpis) else kpis
     alert_html = (
-        "".join(f'<li class="alert">{_esc(a["type"])}: {_esc(a["message"])}</li>' for a in alerts)
+        "".join(
+            f'<li class="alert">{_esc(a["type"])}: {_esc(_short(a["message"]))}</li>'
+            for a in alerts
+        )
         or "<li>no alert</li>"
     )
     page = f"""<!doctype html>
