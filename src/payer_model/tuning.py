@@ -80,6 +80,12 @@ def _new_model(cfg: TrainConfig, params: dict[str, Any]):
     )
 
 
+def _rating_index(model: Any, frame: pd.DataFrame) -> np.ndarray:
+    from payer_model.labels import LABEL_INDEX
+
+    return np.asarray([LABEL_INDEX[r] for r in model.predict_rating(frame)], dtype=int)
+
+
 def _log_plots(study: Any) -> list[str]:
     """Log optimisation history and (with 2+ complete trials) importances; return paths."""
     import matplotlib
@@ -207,6 +213,7 @@ def tune(
     def objective(trial: optuna.Trial) -> float:
         params = suggest_params(trial)
         proba = np.zeros((len(val), 3))
+        pred = np.zeros(len(val), dtype=int)
         with mlflow.start_run(
             experiment_id=exp_id, run_name=f"trial-{trial.number}", nested=True
         ) as child:
@@ -216,6 +223,7 @@ def tune(
             for step, (cal, score) in enumerate((halves, halves[::-1])):
                 model = _new_model(cfg, params).fit(train, y_train, val[cal], y_val[cal])
                 proba[score] = model.predict_proba(val[score])
+                pred[score] = _rating_index(model, val[score])
                 # Intermediate value: log loss on the first scored half, after the first fit.
                 part = classification_metrics(y_val[score], proba[score])["log_loss"]
                 mlflow.log_metric("val_log_loss_half", part, step=step)
@@ -225,7 +233,7 @@ def tune(
                         mlflow.set_tag("state", "pruned")
                         break
             else:
-                m = classification_metrics(y_val, proba)
+                m = classification_metrics(y_val, proba, pred)
                 trial.set_user_attr("val_macro_f1", m["macro_f1"])
                 mlflow.log_metrics({"val_log_loss": m["log_loss"], "val_macro_f1": m["macro_f1"]})
                 mlflow.set_tag("state", "complete")
@@ -258,7 +266,10 @@ def tune(
         best_params = {**cfg.model.params, **best.params}
         # For information only: the test window never fed the objective.
         final = _new_model(cfg, best.params).fit(train, y_train, val, y_val)
-        tuned_test = classification_metrics(_y(test), final.predict_proba(test))
+        # Ratings through the model's thresholds, as `train` reports them (not argmax).
+        tuned_test = classification_metrics(
+            _y(test), final.predict_proba(test), _rating_index(final, test)
+        )
         test_info = {
             "tuned": {k: tuned_test[k] for k in ("macro_f1", "log_loss", "ece")},
             "input_config": {k: base.metrics["model"][k] for k in ("macro_f1", "log_loss", "ece")},
