@@ -235,9 +235,10 @@ def features(
     out: Annotated[Path, typer.Option(help="output Parquet file")],
     config: ConfigOpt = None,
     json_out: JsonOpt = None,
+    engine: Annotated[str, typer.Option(help="duckdb (embedded) or spark")] = "duckdb",
 ) -> dict[str, Any]:
     """Compute as-of features (events dated on or after --as-of are unknown)."""
-    from payer_model.features import build_features
+    from payer_model.features import build_features, engine_options
 
     cfg, _ = _config(config)
     tables = load_tables(data, cfg)
@@ -251,6 +252,7 @@ def features(
             window_days=cfg.features.window_days,
             trend_days=cfg.features.trend_days,
             labels=cfg.labels,
+            **engine_options(engine),
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     feats.to_parquet(out, index=False)
@@ -334,10 +336,12 @@ def score(
     ),
     config: ConfigOpt = None,
     json_out: JsonOpt = None,
+    engine: Annotated[str, typer.Option(help="duckdb (embedded) or spark")] = "duckdb",
 ) -> dict[str, Any]:
     """Rate every customer with the champion model as of a date."""
     import pandas as pd
 
+    from payer_model.features import engine_options
     from payer_model.pipeline import score as score_job
 
     cfg, _ = _config(config)
@@ -345,7 +349,9 @@ def score(
     when = pd.Timestamp(as_of) if as_of else _default_as_of(tables)
     with err.status("loading champion and scoring"):
         model, mv = _load_champion(cfg)
-        ratings = score_job(tables, when, model, cfg, model_version=mv.version)
+        ratings = score_job(
+            tables, when, model, cfg, model_version=mv.version, **engine_options(engine)
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     ratings.to_parquet(out, index=False)
     counts = (

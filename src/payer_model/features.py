@@ -27,6 +27,7 @@ import pandas as pd
 
 from payer_model.config import LabelConfig
 from payer_model.labels import previous_period
+from payer_model.sqldialect import render
 
 log = logging.getLogger(__name__)
 
@@ -141,13 +142,16 @@ _EMPTY_REMINDERS = pd.DataFrame(
 
 _SQL = """
 WITH cut AS (
-    SELECT CAST(as_of AS DATE) AS t, row_number() OVER (ORDER BY as_of) AS k
-    FROM (SELECT DISTINCT as_of FROM cutoffs_in)
+    SELECT t, k, lag(t, 1, DATE '0001-01-01') OVER (ORDER BY k) AS t_prev
+    FROM (
+        SELECT CAST(as_of AS DATE) AS t, row_number() OVER (ORDER BY as_of) AS k
+        FROM (SELECT DISTINCT as_of FROM cutoffs_in) d
+    ) ck
 ),
 inv AS (
     SELECT
-        CAST(customer_id AS VARCHAR) AS customer_id,
-        CAST(invoice_id AS VARCHAR) AS invoice_id,
+        CAST(customer_id AS STRING) AS customer_id,
+        CAST(invoice_id AS STRING) AS invoice_id,
         CAST(invoice_date AS DATE) AS invoice_date,
         CAST(due_date AS DATE) AS due_date,
         CAST(paid_date AS DATE) AS paid_date,
@@ -164,14 +168,14 @@ paid_ev AS (
     SELECT i.customer_id, c.k,
         count(*) AS paid_n,
         sum(i.amount) AS paid_amt,
-        sum(i.amount * (i.paid_date - i.due_date)) AS late_amt,
-        sum(i.amount * (i.paid_date - i.invoice_date)) AS dtp_amt,
-        count(*) FILTER (WHERE i.paid_date - i.due_date > 0) AS late0_n,
-        count(*) FILTER (WHERE i.paid_date - i.due_date > 15) AS late15_n,
-        count(*) FILTER (WHERE i.paid_date - i.due_date > 30) AS late30_n,
-        max(i.paid_date - i.due_date) AS max_late,
+        sum(i.amount * DDIFF(i.paid_date, i.due_date)) AS late_amt,
+        sum(i.amount * DDIFF(i.paid_date, i.invoice_date)) AS dtp_amt,
+        count(*) FILTER (WHERE DDIFF(i.paid_date, i.due_date) > 0) AS late0_n,
+        count(*) FILTER (WHERE DDIFF(i.paid_date, i.due_date) > 15) AS late15_n,
+        count(*) FILTER (WHERE DDIFF(i.paid_date, i.due_date) > 30) AS late30_n,
+        max(DDIFF(i.paid_date, i.due_date)) AS max_late,
         max(i.paid_date) AS last_paid
-    FROM real_inv i ASOF JOIN cut c ON i.paid_date < c.t
+    FROM real_inv i ASOF_CUT(i.paid_date)
     WHERE i.paid_date IS NOT NULL
     GROUP BY ALL
 ),
@@ -179,21 +183,21 @@ inv_ev AS (
     SELECT i.customer_id, c.k,
         count(*) AS inv_n,
         sum(i.amount) AS inv_amt,
-        sum(i.due_date - i.invoice_date) AS terms_sum,
+        sum(DDIFF(i.due_date, i.invoice_date)) AS terms_sum,
         min(i.invoice_date) AS first_inv,
         max(i.invoice_date) AS last_inv
-    FROM real_inv i ASOF JOIN cut c ON i.invoice_date < c.t
+    FROM real_inv i ASOF_CUT(i.invoice_date)
     GROUP BY ALL
 ),
 disp_ev AS (
     SELECT i.customer_id, c.k, count(*) AS disputes_n
-    FROM real_inv i ASOF JOIN cut c ON i.dispute_date < c.t
+    FROM real_inv i ASOF_CUT(i.dispute_date)
     WHERE i.dispute_date IS NOT NULL
     GROUP BY ALL
 ),
 wo_ev AS (
     SELECT i.customer_id, c.k, count(*) AS writeoffs_n, sum(i.amount) AS writeoff_amt
-    FROM real_inv i ASOF JOIN cut c ON i.written_off_date < c.t
+    FROM real_inv i ASOF_CUT(i.written_off_date)
     WHERE i.written_off_date IS NOT NULL
     GROUP BY ALL
 ),
@@ -233,7 +237,7 @@ life AS (
 -- bounded window of payments: exact quantiles, recent means, the last five payments
 paid_win AS (
     SELECT i.customer_id, c.k, c.t, i.amount, i.paid_date,
-        (i.paid_date - i.due_date) AS dl,
+        DDIFF(i.paid_date, i.due_date) AS dl,
         row_number() OVER (PARTITION BY i.customer_id, c.k
                            ORDER BY i.paid_date DESC, i.invoice_id DESC) AS rn
     FROM real_inv i JOIN cut c
@@ -243,8 +247,8 @@ win AS (
     SELECT customer_id, k,
         count(*) AS paid_n_12m,
         sum(amount * dl) / nullif(sum(amount), 0) AS wmean_days_late_12m,
-        quantile_cont(dl, 0.5) AS median_days_late_12m,
-        quantile_cont(dl, 0.9) AS p90_days_late_12m,
+        QCONT(dl, 0.5) AS median_days_late_12m,
+        QCONT(dl, 0.9) AS p90_days_late_12m,
         max(dl) AS max_days_late_12m,
         avg(dl) FILTER (WHERE rn <= 5) AS last5_mean_days_late,
         avg(dl) FILTER (WHERE paid_date >= t - {trend_days}) AS mean_days_late_90d,
@@ -275,7 +279,7 @@ open_rem AS (
         greatest(o.amount - coalesce(sum(p.amount), 0), 0) AS remaining
     FROM open_inv o
     LEFT JOIN payments_in p
-      ON CAST(p.invoice_id AS VARCHAR) = o.invoice_id AND CAST(p.payment_date AS DATE) < o.t
+      ON CAST(p.invoice_id AS STRING) = o.invoice_id AND CAST(p.payment_date AS DATE) < o.t
     GROUP BY o.customer_id, o.k, o.t, o.invoice_id, o.amount, o.due_date, o.disputed_at_t
 ),
 expo AS (
@@ -284,11 +288,14 @@ expo AS (
         sum(remaining) AS open_amt,
         count(*) FILTER (WHERE due_date < t) AS overdue_n,
         coalesce(sum(remaining) FILTER (WHERE due_date < t), 0) AS overdue_amt,
-        coalesce(sum(remaining) FILTER (WHERE t - due_date BETWEEN 1 AND 30), 0) AS aging_1_30,
-        coalesce(sum(remaining) FILTER (WHERE t - due_date BETWEEN 31 AND 60), 0) AS aging_31_60,
-        coalesce(sum(remaining) FILTER (WHERE t - due_date BETWEEN 61 AND 90), 0) AS aging_61_90,
-        coalesce(sum(remaining) FILTER (WHERE t - due_date > 90), 0) AS aging_90p,
-        max(t - due_date) FILTER (WHERE due_date < t) AS oldest_overdue_days,
+        coalesce(sum(remaining) FILTER (WHERE DDIFF(t, due_date) BETWEEN 1 AND 30), 0)
+            AS aging_1_30,
+        coalesce(sum(remaining) FILTER (WHERE DDIFF(t, due_date) BETWEEN 31 AND 60), 0)
+            AS aging_31_60,
+        coalesce(sum(remaining) FILTER (WHERE DDIFF(t, due_date) BETWEEN 61 AND 90), 0)
+            AS aging_61_90,
+        coalesce(sum(remaining) FILTER (WHERE DDIFF(t, due_date) > 90), 0) AS aging_90p,
+        max(DDIFF(t, due_date)) FILTER (WHERE due_date < t) AS oldest_overdue_days,
         count(*) FILTER (WHERE disputed_at_t) AS open_disputed_n
     FROM open_rem GROUP BY ALL
 ),
@@ -302,15 +309,15 @@ rem AS (
                            AND r.paid_date <= r.sent_date + 7) AS answered_n
     FROM (
         SELECT i.customer_id, CAST(x.sent_date AS DATE) AS sent_date, i.paid_date
-        FROM reminders_in x JOIN real_inv i ON CAST(x.invoice_id AS VARCHAR) = i.invoice_id
+        FROM reminders_in x JOIN real_inv i ON CAST(x.invoice_id AS STRING) = i.invoice_id
     ) r JOIN cut c ON r.sent_date < c.t AND r.sent_date >= c.t - {window_days}
     GROUP BY ALL
 ),
 cust AS (
-    SELECT CAST(customer_id AS VARCHAR) AS customer_id,
-        lower(coalesce(CAST(customer_type AS VARCHAR), 'company')) AS customer_type,
-        coalesce(CAST(industry AS VARCHAR), 'unknown') AS industry,
-        coalesce(CAST(country AS VARCHAR), 'unknown') AS country,
+    SELECT CAST(customer_id AS STRING) AS customer_id,
+        lower(coalesce(CAST(customer_type AS STRING), 'company')) AS customer_type,
+        coalesce(CAST(industry AS STRING), 'unknown') AS industry,
+        coalesce(CAST(country AS STRING), 'unknown') AS country,
         CAST(payment_terms_days AS DOUBLE) AS payment_terms_days,
         CAST(credit_limit AS DOUBLE) AS credit_limit,
         CAST(created_date AS DATE) AS created_date
@@ -318,7 +325,7 @@ cust AS (
 )
 SELECT
     l.customer_id,
-    CAST(l.t AS TIMESTAMP) AS as_of,
+    TS(l.t) AS as_of,
     CAST(l.paid_n AS DOUBLE) AS paid_n,
     l.paid_amt,
     l.late_amt / nullif(l.paid_amt, 0) AS wmean_days_late,
@@ -339,7 +346,8 @@ SELECT
     CAST(coalesce(v.inv_n_90d, 0) AS DOUBLE) AS inv_n_90d,
     CAST(coalesce(v.inv_n_prev90d, 0) AS DOUBLE) AS inv_n_prev90d,
     (coalesce(v.inv_n_90d, 0) - coalesce(v.inv_n_prev90d, 0))
-        / (coalesce(v.inv_n_90d, 0) + coalesce(v.inv_n_prev90d, 0) + 1.0) AS inv_trend,
+        / (coalesce(v.inv_n_90d, 0) + coalesce(v.inv_n_prev90d, 0) + CAST(1 AS DOUBLE))
+        AS inv_trend,
     CAST(coalesce(e.open_n, 0) AS DOUBLE) AS open_n,
     coalesce(e.open_amt, 0.0) AS open_amt,
     CAST(coalesce(e.overdue_n, 0) AS DOUBLE) AS overdue_n,
@@ -352,10 +360,10 @@ SELECT
     CAST(coalesce(e.oldest_overdue_days, 0) AS DOUBLE) AS oldest_overdue_days,
     coalesce(e.open_amt, 0.0) / nullif(cu.credit_limit, 0) AS credit_utilisation,
     CAST(coalesce(e.open_disputed_n, 0) AS DOUBLE) AS open_disputed_n,
-    CAST(l.t - CASE WHEN cu.created_date < l.first_inv THEN cu.created_date
-                    ELSE l.first_inv END AS DOUBLE) AS tenure_days,
-    CAST(l.t - l.last_inv AS DOUBLE) AS days_since_last_invoice,
-    CAST(l.t - l.last_paid AS DOUBLE) AS days_since_last_payment,
+    CAST(DDIFF(l.t, CASE WHEN cu.created_date < l.first_inv THEN cu.created_date
+                         ELSE l.first_inv END) AS DOUBLE) AS tenure_days,
+    CAST(DDIFF(l.t, l.last_inv) AS DOUBLE) AS days_since_last_invoice,
+    CAST(DDIFF(l.t, l.last_paid) AS DOUBLE) AS days_since_last_payment,
     CAST(l.inv_n AS DOUBLE) AS inv_n,
     l.inv_amt / nullif(l.inv_n, 0) AS mean_invoice_amt,
     coalesce(v.billed_12m, 0.0) AS billed_12m,
@@ -381,6 +389,11 @@ ORDER BY l.t, l.customer_id
 """
 
 
+def feature_sql(window_days: int = 365, trend_days: int = 90, dialect: str = "duckdb") -> str:
+    """The feature query over the ``*_in`` views, rendered for one SQL engine."""
+    return render(_SQL.format(window_days=int(window_days), trend_days=int(trend_days)), dialect)
+
+
 def _as_timestamps(as_of: date | str | pd.Timestamp | Iterable) -> pd.DatetimeIndex:
     if isinstance(as_of, str | date | pd.Timestamp):
         as_of = [as_of]
@@ -390,14 +403,69 @@ def _as_timestamps(as_of: date | str | pd.Timestamp | Iterable) -> pd.DatetimeIn
     return idx
 
 
+class FeatureResourceError(MemoryError):
+    """DuckDB ran out of memory or spill space; the message names the settings to change."""
+
+
 def connect(temp_dir: str | None = None, memory_limit: str | None = None):
-    """Open an in-memory DuckDB connection with optional spill directory and memory cap."""
+    """Open an in-memory DuckDB connection with optional spill directory and memory cap.
+
+    Args:
+        temp_dir: folder where DuckDB spills intermediate results larger than the memory
+            limit (``PAYER_DUCKDB_TEMP_DIR``); ``""`` disables spilling.
+        memory_limit: DuckDB memory cap such as ``"4GB"`` (``PAYER_DUCKDB_MEMORY_LIMIT``).
+    """
     con = duckdb.connect()
-    if temp_dir:
-        con.execute(f"SET temp_directory = '{temp_dir}'")
+    if temp_dir is not None:
+        con.execute("SET temp_directory = ?", [str(temp_dir)])
     if memory_limit:
-        con.execute(f"SET memory_limit = '{memory_limit}'")
+        con.execute("SET memory_limit = ?", [str(memory_limit)])
     return con
+
+
+def connect_from_settings(settings=None):
+    """A connection configured from :class:`payer_model.config.Settings` (environment)."""
+    from payer_model.config import Settings
+
+    settings = settings or Settings()
+    return connect(settings.duckdb_temp_dir, settings.duckdb_memory_limit)
+
+
+def engine_options(engine: str = "duckdb") -> dict:
+    """Keyword arguments for :func:`build_features` that select and configure an engine.
+
+    ``duckdb``: a connection with the spill directory and memory cap from the environment
+    (``PAYER_DUCKDB_TEMP_DIR``, ``PAYER_DUCKDB_MEMORY_LIMIT``). ``spark``: the active or a
+    new SparkSession (master and resources as configured by spark-submit).
+    """
+    if engine == "spark":
+        from payer_model.spark_features import spark_session
+
+        return {"engine": "spark", "spark": spark_session()}
+    if engine != "duckdb":
+        raise ValueError(f"unknown engine {engine!r}; expected 'duckdb' or 'spark'")
+    return {"engine": "duckdb", "con": connect_from_settings()}
+
+
+def _resource_error(con, exc: Exception) -> FeatureResourceError | None:
+    """A clear one-line error for out-of-memory / out-of-disk, None for other errors."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, duckdb.IOException) and not any(
+        w in text.lower() for w in ("space", "disk", "temp", "spill")
+    ):
+        return None
+    try:
+        ((limit, temp),) = con.execute(
+            "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+        ).fetchall()
+    except duckdb.Error:  # the connection itself may be unusable after the failure
+        limit, temp = "?", "?"
+    return FeatureResourceError(
+        f"feature query ran out of {'memory' if 'memory' in text.lower() else 'disk'} "
+        f"(memory_limit={limit}, temp_directory={temp or 'none'}): raise "
+        "PAYER_DUCKDB_MEMORY_LIMIT or point PAYER_DUCKDB_TEMP_DIR at a disk with free space "
+        f"so DuckDB can spill; DuckDB said: {text}"
+    )
 
 
 def _customers_frame(customers: pd.DataFrame | None, invoices: pd.DataFrame) -> pd.DataFrame:
@@ -457,6 +525,8 @@ def build_features(
     trend_days: int = 90,
     labels: LabelConfig | None = None,
     con=None,
+    engine: str = "duckdb",
+    spark=None,
 ) -> pd.DataFrame:
     """Compute customer features as of one or many cutoffs.
 
@@ -471,11 +541,30 @@ def build_features(
         trend_days: length of the recent and prior windows of the trend features.
         labels: label definition for last period's label (defaults when None).
         con: an open DuckDB connection to reuse (the API keeps one).
+        engine: ``"duckdb"`` (embedded, default) or ``"spark"``: the same SQL rendered for
+            Spark (:mod:`payer_model.spark_features`).
+        spark: the SparkSession for ``engine="spark"`` (a local one is started if None).
 
     Returns:
         One row per customer and cutoff for customers with at least one invoice before the
         cutoff, columns ``FEATURE_COLUMNS``.
     """
+    if engine == "spark":
+        from payer_model.spark_features import build_features_spark, spark_session
+
+        return build_features_spark(
+            spark or spark_session(),
+            invoices,
+            as_of,
+            customers=customers,
+            payments=payments,
+            reminders=reminders,
+            window_days=window_days,
+            trend_days=trend_days,
+            labels=labels,
+        )
+    if engine != "duckdb":
+        raise ValueError(f"unknown engine {engine!r}; expected 'duckdb' or 'spark'")
     cutoffs = _as_timestamps(as_of)
     own = con is None
     con = con or connect()
@@ -487,8 +576,16 @@ def build_features(
         rem = reminders if reminders is not None and len(reminders) else _EMPTY_REMINDERS
         con.register("reminders_in", rem[["invoice_id", "sent_date"]])
         con.register("cutoffs_in", pd.DataFrame({"as_of": cutoffs}))
-        sql = _SQL.format(window_days=int(window_days), trend_days=int(trend_days))
-        out = con.execute(sql).df()
+        sql = feature_sql(window_days, trend_days, "duckdb")
+        try:
+            out = con.execute(sql).df()
+        except (duckdb.OutOfMemoryException, duckdb.IOException) as exc:
+            if hasattr(con, "abort"):  # a failed streaming fetch leaves the result open
+                con.abort()
+            clear = _resource_error(con, exc)
+            if clear is None:
+                raise
+            raise clear from exc
     finally:
         for view in ("invoices_in", "customers_in", "payments_in", "reminders_in", "cutoffs_in"):
             con.unregister(view)

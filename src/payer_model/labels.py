@@ -24,6 +24,7 @@ import pandas as pd
 
 from payer_model.config import LabelConfig, SplitConfig
 from payer_model.schema import RATINGS
+from payer_model.sqldialect import render
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ LABEL_INDEX: dict[str, int] = {r: i for i, r in enumerate(RATINGS)}
 _SQL = """
 WITH cut AS (SELECT DISTINCT CAST(as_of AS DATE) AS t FROM cutoffs_in),
 inv AS (
-    SELECT CAST(customer_id AS VARCHAR) AS customer_id,
+    SELECT CAST(customer_id AS STRING) AS customer_id,
         CAST(invoice_date AS DATE) AS invoice_date,
         CAST(due_date AS DATE) AS due_date,
         CAST(paid_date AS DATE) AS paid_date,
@@ -47,8 +48,8 @@ win AS (
         (i.paid_date IS NOT NULL AND i.paid_date < c.t + {obs}) AS paid_by_e,
         (i.wo_date IS NOT NULL AND i.wo_date < c.t + {obs}) AS wo_by_e,
         CASE WHEN i.paid_date IS NOT NULL AND i.paid_date < c.t + {obs}
-             THEN i.paid_date - i.due_date
-             ELSE (c.t + {obs}) - i.due_date END AS dl
+             THEN DDIFF(i.paid_date, i.due_date)
+             ELSE DDIFF(c.t + {obs}, i.due_date) END AS dl
     FROM inv i JOIN cut c
       ON (i.invoice_date < c.t
           AND coalesce(least(i.paid_date, i.wo_date), DATE '9999-12-31') >= c.t)
@@ -67,7 +68,7 @@ agg AS (
         coalesce(sum(amount) FILTER (WHERE NOT paid_by_e), 0) AS label_unpaid_amount
     FROM win GROUP BY ALL
 )
-SELECT customer_id, CAST(t AS TIMESTAMP) AS as_of, label_invoices, label_amount,
+SELECT customer_id, TS(t) AS as_of, label_invoices, label_amount,
     label_mean_days_late, CAST(label_max_days_late AS DOUBLE) AS label_max_days_late,
     label_unpaid_share, label_writeoff, CAST(label_late_n AS DOUBLE) AS label_late_n,
     label_unpaid_amount,
@@ -80,6 +81,22 @@ SELECT customer_id, CAST(t AS TIMESTAMP) AS as_of, label_invoices, label_amount,
 FROM agg
 ORDER BY as_of, customer_id
 """
+
+
+def label_sql(cfg: LabelConfig, dialect: str = "duckdb") -> str:
+    """The label query over views ``invoices_in`` and ``cutoffs_in`` for one SQL engine."""
+    return render(
+        _SQL.format(
+            obs=cfg.observation_days,
+            horizon=cfg.horizon_days,
+            unpaid_dpd=cfg.bad_unpaid_days_past_due,
+            bad_mean=cfg.bad_min_mean_days_late,
+            bad_share=cfg.bad_unpaid_share,
+            good_mean=cfg.good_max_mean_days_late,
+            good_max=cfg.good_max_days_late,
+        ),
+        dialect,
+    )
 
 
 def label_snapshots(
@@ -107,15 +124,7 @@ def label_snapshots(
     }.items():
         if col not in inv:
             inv[col] = val
-    sql = _SQL.format(
-        obs=cfg.observation_days,
-        horizon=cfg.horizon_days,
-        unpaid_dpd=cfg.bad_unpaid_days_past_due,
-        bad_mean=cfg.bad_min_mean_days_late,
-        bad_share=cfg.bad_unpaid_share,
-        good_mean=cfg.good_max_mean_days_late,
-        good_max=cfg.good_max_days_late,
-    )
+    sql = label_sql(cfg, "duckdb")
     con = duckdb.connect()
     try:
         con.register(

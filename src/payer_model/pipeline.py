@@ -427,8 +427,13 @@ def score(
     cfg: TrainConfig,
     *,
     model_version: str = "local",
+    **engine: Any,
 ) -> pd.DataFrame:
-    """Rate every customer as of a date; customers without history are ``unrated``."""
+    """Rate every customer as of a date; customers without history are ``unrated``.
+
+    ``engine`` is passed to :func:`build_features` (``engine="spark", spark=...`` or a
+    DuckDB ``con``; see :func:`payer_model.features.engine_options`).
+    """
     feats = build_features(
         tables["invoices"],
         as_of,
@@ -438,6 +443,7 @@ def score(
         window_days=cfg.features.window_days,
         trend_days=cfg.features.trend_days,
         labels=cfg.labels,
+        **engine,
     )
     out = rating_frame(model, feats, min_paid_invoices=cfg.features.min_paid_invoices)
     reasons = reason_codes(

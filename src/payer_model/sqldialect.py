@@ -1,0 +1,86 @@
+"""One feature SQL, two engines: render the shared template for DuckDB or Spark SQL.
+
+The feature and label definitions are written once (``features._SQL``, ``labels._SQL``) in
+the common subset of DuckDB and Spark SQL (``FILTER``, ``GROUP BY ALL``, named windows,
+``USING`` joins, ``date +/- integer``). The few constructs the two dialects spell
+differently are written as macros and expanded here:
+
+* ``DDIFF(a, b)``: days from date ``b`` to date ``a`` (``a - b`` / ``datediff(a, b)``);
+* ``QCONT(x, p)``: exact interpolated quantile (``quantile_cont`` / ``percentile``);
+* ``TS(x)``: a date as a zone-less timestamp (``TIMESTAMP`` / ``TIMESTAMP_NTZ``);
+* ``ASOF_CUT(d)``: join each event to the first cutoff that sees it (``d < t``). DuckDB
+  uses its ``ASOF JOIN``; Spark joins on the half-open interval ``[t_prev, t)`` of the small
+  (broadcast) cutoffs table, which gives the same single match.
+
+No other rewriting happens, so a feature change is one edit that both engines pick up.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+DIALECTS: tuple[str, ...] = ("duckdb", "spark")
+
+_MACROS: dict[str, dict[str, Callable[..., str]]] = {
+    "duckdb": {
+        "DDIFF": lambda a, b: f"({a} - {b})",
+        "QCONT": lambda x, p: f"quantile_cont({x}, {p})",
+        "TS": lambda x: f"CAST({x} AS TIMESTAMP)",
+        "ASOF_CUT": lambda d: f"ASOF JOIN cut c ON {d} < c.t",
+    },
+    "spark": {
+        "DDIFF": lambda a, b: f"datediff({a}, {b})",
+        "QCONT": lambda x, p: f"percentile({x}, {p})",
+        "TS": lambda x: f"CAST({x} AS TIMESTAMP_NTZ)",
+        "ASOF_CUT": lambda d: f"JOIN cut c ON {d} >= c.t_prev AND {d} < c.t",
+    },
+}
+_CALL = re.compile(r"\b(DDIFF|QCONT|TS|ASOF_CUT)\(")
+
+
+def _split_args(body: str) -> list[str]:
+    args, depth, start = [], 0, 0
+    for i, ch in enumerate(body):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            args.append(body[start:i].strip())
+            start = i + 1
+    args.append(body[start:].strip())
+    return args
+
+
+def render(sql: str, dialect: str) -> str:
+    """Expand the dialect macros of a shared SQL template.
+
+    Args:
+        sql: template text (already ``str.format``-ed with its parameters).
+        dialect: ``"duckdb"`` or ``"spark"``.
+
+    Returns:
+        SQL for that engine.
+
+    Raises:
+        ValueError: unknown dialect or unbalanced macro call.
+    """
+    if dialect not in _MACROS:
+        raise ValueError(f"unknown SQL dialect {dialect!r}; expected one of {DIALECTS}")
+    macros = _MACROS[dialect]
+    out: list[str] = []
+    pos = 0
+    while m := _CALL.search(sql, pos):
+        depth, i = 1, m.end()
+        while depth and i < len(sql):
+            depth += {"(": 1, ")": -1}.get(sql[i], 0)
+            i += 1
+        if depth:
+            raise ValueError(f"unbalanced macro call at: {sql[m.start() : m.start() + 60]!r}")
+        args = [render(a, dialect) for a in _split_args(sql[m.end() : i - 1])]
+        out.append(sql[pos : m.start()])
+        out.append(macros[m.group(1)](*args))
+        pos = i
+    out.append(sql[pos:])
+    return "".join(out)
