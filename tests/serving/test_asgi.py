@@ -1,0 +1,204 @@
+"""Level 2: the service's own ASGI app under starlette's TestClient (BentoML recipe)."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from serving_helpers import AUTH, build_request, load_service
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from payer_model.api import ScoreResponse
+from payer_model.api_guard import ApiGuard, hash_key
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("serving")]
+
+
+@pytest.fixture(scope="module")
+def client_env(champion_store, tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    env = {
+        "PAYER_TRACKING_URI": champion_store["PAYER_TRACKING_URI"],
+        "PAYER_API_KEYS": "test-key-1,other-key",
+        "PAYER_AUDIT_DB": str(tmp_path_factory.mktemp("asgi") / "audit.db"),
+        "PAYER_RATE_LIMIT_PER_MIN": "100000",
+        "PAYER_RATE_LIMIT_BURST": "1000",
+        "PAYER_MAX_BODY_BYTES": "300000",
+    }
+    for k, v in env.items():
+        mp.setenv(k, v)
+    with TestClient(load_service().to_asgi()) as client:
+        yield client, env
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def body(portfolio_tables, as_of):
+    cid = sorted(portfolio_tables["invoices"]["customer_id"].unique())[7]
+    return build_request(portfolio_tables, [cid], as_of, n_invoices=20)
+
+
+def test_probes_and_docs_are_open(client_env):
+    # /metrics needs the prometheus setup of `bentoml serve`: checked in test_serve.py
+    client, _ = client_env
+    assert client.get("/livez").status_code == 200
+    assert client.get("/readyz").status_code == 200
+    spec = client.get("/docs.json")
+    assert spec.status_code == 200
+    assert {"/score", "/segment_policy"} <= set(spec.json()["paths"])
+
+
+def test_score_ok(client_env, body):
+    client, _ = client_env
+    r = client.post("/score", json=body, headers=AUTH)
+    assert r.status_code == 200, r.text
+    out = ScoreResponse.model_validate(r.json())
+    assert out.results[0].customer_id == body["customers"][0]["customer_id"]
+    assert r.headers["x-request-id"] == out.request_id
+    r = client.post("/segment_policy", json=body, headers=AUTH)
+    assert r.status_code == 200, r.text
+    assert r.json()["results"][0]["next_actions"] is not None
+
+
+def test_metadata(client_env):
+    client, _ = client_env
+    assert client.get("/metadata").status_code == 401
+    meta = client.get("/metadata", headers=AUTH).json()
+    assert meta["ready"] is True and meta["model_name"] == "payer_rating"
+    assert meta["model_version"] and meta["policy_version"] and meta["metrics"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": "test-key-1"},
+        {"Authorization": "Basic dGVzdA=="},
+    ],
+)
+def test_401_without_valid_key(client_env, body, headers):
+    client, _ = client_env
+    r = client.post("/score", json=body, headers=headers)
+    assert r.status_code == 401
+    assert "API key" in r.json()["error"]
+
+
+def test_400_for_malformed_input(client_env, body):
+    client, _ = client_env
+    bad_json = client.post(
+        "/score", content=b"{not json", headers=AUTH | {"content-type": "application/json"}
+    )
+    assert bad_json.status_code == 400
+    pii = json.loads(json.dumps(body))
+    pii["customers"][0]["name"] = "Secret Name GmbH"
+    r = client.post("/score", json=pii, headers=AUTH)
+    assert r.status_code == 400 and "Secret Name" not in r.text
+    for broken in (
+        {"customers": []},
+        {"customers": [{"customer_id": "C1"}]},
+        {"as_of": "yesterday", "customers": body["customers"]},
+        {"customers": body["customers"], "extra": 1},
+    ):
+        r = client.post("/score", json=broken, headers=AUTH)
+        assert r.status_code == 400, (broken, r.text)
+    rule = json.loads(json.dumps(body))
+    rule["customers"][0]["invoices"][0]["due_date"] = "1990-01-01"
+    r = client.post("/score", json=rule, headers=AUTH)
+    assert r.status_code == 400
+    assert r.json()["detail"][0]["reasons"]
+
+
+def test_415_and_413(client_env, body):
+    client, env = client_env
+    r = client.post(
+        "/score", content=json.dumps(body), headers=AUTH | {"content-type": "text/plain"}
+    )
+    assert r.status_code == 415
+    big = json.loads(json.dumps(body))
+    inv = big["customers"][0]["invoices"]
+    big["customers"][0]["invoices"] = (inv * 200)[:4000]
+    assert len(json.dumps(big)) > int(env["PAYER_MAX_BODY_BYTES"])
+    assert client.post("/score", json=big, headers=AUTH).status_code == 413
+
+
+def test_audit_rows_equal_successes_under_concurrency(client_env, portfolio_tables, as_of):
+    """40 requests over 8 threads: one audit row per customer of every 200, none lost."""
+    from payer_model.audit import AuditStore
+
+    client, env = client_env
+    ids = sorted(portfolio_tables["invoices"]["customer_id"].unique())[30:70]
+    bodies = [build_request(portfolio_tables, [cid], as_of, n_invoices=20) for cid in ids]
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(lambda b: client.post("/score", json=b, headers=AUTH), bodies))
+    ok = [r.json()["request_id"] for r in responses if r.status_code == 200]
+    assert len(ok) == len(bodies)
+    rows = AuditStore(env["PAYER_AUDIT_DB"]).query()
+    got = [r["request_id"] for r in rows if r["request_id"] in set(ok)]
+    assert sorted(got) == sorted(ok)
+    assert {r["key_id"] for r in rows} == {hash_key("test-key-1")[:12]}
+
+
+# ----------------------------------------------------------------- the guard on its own
+def _guarded(**env):
+    async def ok(request):
+        return JSONResponse({"key_id": request.scope.get("state", {}).get("key_id")})
+
+    inner = Starlette(
+        routes=[Route("/score", ok, methods=["POST"]), Route("/livez", ok, methods=["GET"])]
+    )
+    mp = pytest.MonkeyPatch()
+    for k, v in env.items():
+        mp.setenv(k, v)
+    try:
+        return TestClient(ApiGuard(inner))
+    finally:
+        mp.undo()
+
+
+def test_429_per_key_token_bucket():
+    client = _guarded(
+        PAYER_API_KEYS="a,b", PAYER_RATE_LIMIT_PER_MIN="6", PAYER_RATE_LIMIT_BURST="3"
+    )
+    ha, hb = {"Authorization": "Bearer a"}, {"Authorization": "Bearer b"}
+    codes = [client.post("/score", json={}, headers=ha).status_code for _ in range(5)]
+    assert codes == [200, 200, 200, 429, 429]
+    r = client.post("/score", json={}, headers=ha)
+    assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+    assert client.post("/score", json={}, headers=hb).status_code == 200  # per key
+
+
+def test_keys_file_hashes_only(tmp_path):
+    f = tmp_path / "keys"
+    f.write_text("# ops keys\nfile-key-1\n\nfile-key-2  # rotated 2025-01\n")
+    client = _guarded(PAYER_API_KEYS_FILE=str(f), PAYER_API_KEYS="")
+    guard = client.app
+    assert "file-key-1" not in json.dumps(guard.hashes)
+    r = client.post("/score", json={}, headers={"Authorization": "Bearer file-key-2"})
+    assert r.status_code == 200 and r.json()["key_id"] == hash_key("file-key-2")[:12]
+    assert client.post("/score", json={}, headers={"Authorization": "Bearer x"}).status_code == 401
+
+
+def test_no_keys_configured_refuses_everything():
+    client = _guarded(PAYER_API_KEYS="")
+    assert client.post("/score", json={}, headers={"Authorization": "Bearer "}).status_code == 401
+    assert client.get("/livez").status_code == 200  # probes open
+
+
+def test_chunked_oversize_body_is_413():
+    client = _guarded(PAYER_API_KEYS="a", PAYER_MAX_BODY_BYTES="100")
+
+    def gen():
+        for _ in range(10):
+            yield b"x" * 50
+
+    r = client.post(
+        "/score",
+        content=gen(),
+        headers={"Authorization": "Bearer a", "content-type": "application/json"},
+    )
+    assert r.status_code == 413
