@@ -40,10 +40,25 @@ def env(tmp_path_factory):
 
 def _monitor(env, name):
     out = env["root"] / f"out_{name}"
-    res = CliRunner().invoke(app, [
-        "monitor", str(env[name]), "--reference", REF, "--current", CUR, "--out", str(out),
-        "--workspace", str(env["root"] / "workspace"), "--monitor-config", str(env["cfg"]),
-        "--json", str(out / "result.json")])
+    res = CliRunner().invoke(
+        app,
+        [
+            "monitor",
+            str(env[name]),
+            "--reference",
+            REF,
+            "--current",
+            CUR,
+            "--out",
+            str(out),
+            "--workspace",
+            str(env["root"] / "workspace"),
+            "--monitor-config",
+            str(env["cfg"]),
+            "--json",
+            str(out / "result.json"),
+        ],
+    )
     return res, out
 
 
@@ -93,8 +108,19 @@ def test_no_shift_no_alert(env):
 
 
 def test_bad_dates_exit_2(env):
-    res = CliRunner().invoke(app, ["monitor", str(env["clean"]), "--reference", CUR,
-                                   "--current", REF, "--out", str(env["root"] / "bad")])
+    res = CliRunner().invoke(
+        app,
+        [
+            "monitor",
+            str(env["clean"]),
+            "--reference",
+            CUR,
+            "--current",
+            REF,
+            "--out",
+            str(env["root"] / "bad"),
+        ],
+    )
     assert res.exit_code == 2
 
 
@@ -124,3 +150,10 @@ def test_retrain_idempotent(env):
     assert not r1["reused"] and r2["reused"] and r2["run_id"] == r1["run_id"]
     assert len(MlflowClient().search_model_versions(f"name='{name}'")) == n_versions
     assert r2["decision"] == r1["decision"]
+    tags = MlflowClient().get_run(r1["run_id"]).data.tags
+    assert tags["job"] == "retrain" and tags["retrain_decision"] == r1["decision"]
+    assert tags["config_hash"] == r1["config_hash"]
+    from payer_model.audit import AuditStore
+
+    rows = [r for r in AuditStore(env["root"] / "audit.db").query() if r["source"] == "retrain"]
+    assert len(rows) == 1 and rows[0]["payload"]["decision"] == r1["decision"]
