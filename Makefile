@@ -6,7 +6,7 @@ RUN := $(UV) run --frozen
 DATA ?= data/sample
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test test-fast lint format lab mlflow-ui sample clean browser monitor-ui retrain
+.PHONY: help setup demo test test-fast lint format lab mlflow-ui sample clean browser monitor-ui retrain bench
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -52,3 +52,6 @@ monitor-ui: setup ## Evidently UI on the monitoring workspace (http://127.0.0.1:
 
 retrain: setup ## retrain on $(DATA); promotes only through the gate; idempotent
 	$(RUN) payer-model retrain $(DATA)
+
+bench: setup ## benchmarks vs targets and references; BENCH_ARGS=--quick for sizes / 10
+	$(RUN) python -m bench $(BENCH_ARGS)

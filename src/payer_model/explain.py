@@ -241,21 +241,30 @@ def reason_codes(
     if getattr(model, "kind", "") == "xgboost":
         contrib = model.contributions(sub)  # (n, 2, cols + 1)
         cols = model.encoder_.columns
+        picked = ratings[rated]
+        # the class contribution each rating is explained by (bad: P(bad) head, average:
+        # P(>= average) head, good: minus that head), picked for all rows at once
+        head = np.where(picked == "bad", 1, 0)
+        c = contrib[np.arange(len(rated)), head, :-1].astype(np.float64)
+        c[picked == "good"] *= -1.0
+        # per base feature sums, added column by column in encoder order so the floats
+        # (and hence the ranking on near-ties) match a per-row Python loop exactly
+        bases = list(dict.fromkeys(_base_feature(col) for col in cols))
+        where = {b: k for k, b in enumerate(bases)}
+        agg = np.zeros((len(rated), len(bases)))
+        for k, col in enumerate(cols):
+            agg[:, where[_base_feature(col)]] += c[:, k]
+        order = np.argsort(-agg, axis=1, kind="stable")
+        rows = _Rows(sub)
         for j, i in enumerate(rated):
-            r = ratings[i]
-            if r == "bad":
-                c, worse = contrib[j, 1, :-1], True
-            elif r == "average":
-                c, worse = contrib[j, 0, :-1], True
-            else:
-                c, worse = -contrib[j, 0, :-1], False
-            agg: dict[str, float] = {}
-            for col, val in zip(cols, c, strict=True):
-                agg[_base_feature(col)] = agg.get(_base_feature(col), 0.0) + float(val)
-            ranked = sorted((kv for kv in agg.items() if kv[1] > 0), key=lambda kv: -kv[1])
+            worse = picked[j] != "good"
+            row = rows[j]
             reasons: list[dict[str, Any]] = []
-            for f, v in ranked:
-                reason = _reason(f, v, sub.iloc[j], reference, worse)
+            for b in order[j]:
+                v = agg[j, b]
+                if not v > 0:
+                    break
+                reason = _reason(bases[b], float(v), row, reference, worse)
                 if all(reason["text"] != x["text"] for x in reasons):
                     reasons.append(reason)
                 if len(reasons) == top:
@@ -274,6 +283,27 @@ def reason_codes(
                 feats.append("overdue_amt")
             out[i] = [_reason(f, None, row, reference, worse) for f in feats[:top]]
     return out
+
+
+class _Row:
+    """One row of a frame read on demand (``get`` like a Series, without building one)."""
+
+    __slots__ = ("_cols", "_j")
+
+    def __init__(self, cols: dict[str, np.ndarray], j: int) -> None:
+        self._cols, self._j = cols, j
+
+    def get(self, key: str, default: Any = None) -> Any:
+        col = self._cols.get(key)
+        return default if col is None else col[self._j]
+
+
+class _Rows:
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self._cols = {c: frame[c].to_numpy() for c in frame.columns}
+
+    def __getitem__(self, j: int) -> _Row:
+        return _Row(self._cols, j)
 
 
 def _reason(

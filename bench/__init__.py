@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench [--quick]`` (see bench/RESULTS.md and docs/scale.md)."""
