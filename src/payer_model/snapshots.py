@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ def build_snapshots(
     cfg: TrainConfig,
     *,
     with_labels: bool = True,
+    **engine: Any,
 ) -> pd.DataFrame:
     """Features, label, rule rating and persistence label for each customer and cutoff.
 
@@ -30,6 +32,8 @@ def build_snapshots(
         cutoffs: the cutoffs T.
         cfg: training configuration.
         with_labels: join the realised label (False for scoring).
+        **engine: engine selection passed to ``build_features`` (``engine="spark",
+            spark=...``; see :func:`payer_model.features.engine_options`).
 
     Returns:
         Features plus ``label`` (may be missing), ``rule_rating`` and
@@ -44,6 +48,7 @@ def build_snapshots(
         window_days=cfg.features.window_days,
         trend_days=cfg.features.trend_days,
         labels=cfg.labels,
+        **engine,
     )
     feats["rated"] = feats["paid_n"] >= cfg.features.min_paid_invoices
     feats["rule_rating"] = rule_rating(feats, cfg.labels)
