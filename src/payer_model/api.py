@@ -448,9 +448,8 @@ class ScoringEngine:
             self.model, feats, out["rating"], min_paid_invoices=fc.min_paid_invoices
         )
         out["reasons"] = reasons
-        missing = [
-            c.customer_id for c in req.customers if c.customer_id not in set(feats.customer_id)
-        ]
+        have = set(feats["customer_id"])
+        missing = [c.customer_id for c in req.customers if c.customer_id not in have]
         if missing:
             no_history = [
                 {
@@ -482,11 +481,13 @@ class ScoringEngine:
         scored = scored.sort_values("customer_id", key=lambda s: s.map(order))
         return tables, when, scored.reset_index(drop=True), feats
 
-    def _features_of(self, feats, cid: str) -> dict[str, Any]:
-        row = feats[feats["customer_id"] == cid]
-        if not len(row):
-            return {}
-        return {k: _clean(v) for k, v in row.iloc[0].items() if k not in ("customer_id", "as_of")}
+    @staticmethod
+    def _features_by_customer(feats) -> dict[str, dict[str, Any]]:
+        skip = ("customer_id", "as_of")
+        return {
+            str(r["customer_id"]): {k: _clean(v) for k, v in r.items() if k not in skip}
+            for r in feats.to_dict("records")
+        }
 
     def _audit(
         self,
@@ -502,6 +503,7 @@ class ScoringEngine:
     ) -> None:
         latency_ms = round((time.perf_counter() - started) * 1000, 3)
         by_id = {c.customer_id: c for c in req.customers}
+        features = self._features_by_customer(feats)
         self.audit.record_decisions(
             (
                 {
@@ -518,7 +520,7 @@ class ScoringEngine:
                     "payload": {
                         "endpoint": endpoint,
                         "input_hash": input_hash(by_id[r["customer_id"]], when.date()),
-                        "features": self._features_of(feats, r["customer_id"]),
+                        "features": features.get(r["customer_id"], {}),
                         "output": r,
                         "latency_ms": latency_ms,
                     },
