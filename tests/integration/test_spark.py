@@ -79,12 +79,16 @@ def test_spark_features_equal_duckdb(both, portfolio):
     for col in ("p90_days_late_12m", "aging_90p", "reminder_response_rate", "prev_label_code"):
         assert duck[col].notna().any() and (duck[col].fillna(0) != 0).any(), col
     key = ["as_of", "customer_id"]
+    duck = duck.sort_values(key).reset_index(drop=True)
+    sprk = sprk.sort_values(key).reset_index(drop=True)
+    # money totals run into the millions: summed in another order they differ by a few ulps
+    # (~1e-15 relative, as DuckDB differs from itself between runs), so they are compared
+    # relatively; every other column to 1e-9 absolute
+    money = [c for c in duck.columns if c.endswith(("_amt", "_limit")) or c.startswith("aging")]
+    rest = [c for c in duck.columns if c not in money]
+    pd.testing.assert_frame_equal(duck[rest], sprk[rest], check_exact=False, rtol=0, atol=1e-9)
     pd.testing.assert_frame_equal(
-        duck.sort_values(key).reset_index(drop=True),
-        sprk.sort_values(key).reset_index(drop=True),
-        check_exact=False,
-        rtol=0,
-        atol=1e-9,
+        duck[money], sprk[money], check_exact=False, rtol=1e-12, atol=1e-9
     )
 
 
