@@ -115,21 +115,9 @@ def portfolio_state(
     model_version: str = "local",
 ) -> pd.DataFrame:
     """Ratings merged with the as-of features and the policy segment of every customer."""
-    from payer_model.features import build_features
-    from payer_model.pipeline import score
+    from payer_model.pipeline import rated_portfolio
 
-    ratings = score(tables, as_of, model, cfg, model_version=model_version)
-    feats = build_features(
-        tables["invoices"],
-        as_of,
-        customers=tables.get("customers"),
-        payments=tables.get("payments"),
-        reminders=tables.get("reminders"),
-        window_days=cfg.features.window_days,
-        trend_days=cfg.features.trend_days,
-    )
-    extra = [c for c in feats.columns if c not in ratings.columns or c == "customer_id"]
-    out = ratings.merge(feats[extra], on="customer_id", how="left")
+    out = rated_portfolio(tables, as_of, model, cfg, model_version=model_version)
     out["open_amt"] = out["open_amt"].fillna(0.0).astype(float)
     out["segment"] = policies.assign(out).astype(str)
     return out

@@ -27,7 +27,7 @@ from payer_model.model import (
     XGBRatingModel,
     rating_frame,
 )
-from payer_model.schema import RATINGS, UNRATED
+from payer_model.schema import UNRATED
 from payer_model.snapshots import build_snapshots, usable
 
 log = logging.getLogger(__name__)
@@ -197,36 +197,9 @@ def _flat_metrics(prefix: str, m: dict[str, Any]) -> dict[str, float]:
 
 
 def _confusion_figure(metrics: dict[str, Any]):
-    import matplotlib
+    from payer_model.plots import confusion
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = [
-        ("model", metrics["model"]),
-        ("rule", metrics["baselines"]["rule"]),
-        ("persistence", metrics["baselines"]["persistence"]),
-    ]
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
-    for ax, (name, m) in zip(axes, names, strict=True):
-        cm = np.asarray(m["confusion"])
-        ax.imshow(cm, cmap="Blues")
-        ax.set_xticks(range(3), RATINGS)
-        ax.set_yticks(range(3), RATINGS)
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("realised")
-        ax.set_title(f"{name}: macro-F1 {m['macro_f1']:.3f}")
-        for (i, j), v in np.ndenumerate(cm):
-            ax.text(
-                j,
-                i,
-                str(v),
-                ha="center",
-                va="center",
-                color="white" if v > cm.max() / 2 else "black",
-            )
-    fig.tight_layout()
-    return fig
+    return confusion(metrics)
 
 
 def _importance_figure(model):
