@@ -398,21 +398,37 @@ def explain(
         raise ValueError(f"customer {customer!r} is not in {data}")
     model, mv = _load_champion(cfg)
     inv = tables["invoices"]
-    one = {k: (v[v["customer_id"].astype(str) == customer] if v is not None and
-               "customer_id" in v else v) for k, v in tables.items()}
+    one = {
+        k: (
+            v[v["customer_id"].astype(str) == customer]
+            if v is not None and "customer_id" in v
+            else v
+        )
+        for k, v in tables.items()
+    }
     one["invoices"] = inv[inv["customer_id"].astype(str) == customer]
     row = score_job(one, pd.Timestamp(as_of), model, cfg, model_version=mv.version).iloc[0]
     reasons = json.loads(row["reasons"])
     probs = ""
     if row["rating"] != "unrated":
-        probs = (f" (P good {row['p_good']:.2f}, average {row['p_average']:.2f}, "
-                 f"bad {row['p_bad']:.2f}; score {row['score']:.0f})")
-    console.print(f"[bold]{customer}[/] as of {as_of}: [bold]{row['rating']}[/]{probs}, "
-                  f"model version {mv.version}", highlight=False)
+        probs = (
+            f" (P good {row['p_good']:.2f}, average {row['p_average']:.2f}, "
+            f"bad {row['p_bad']:.2f}; score {row['score']:.0f})"
+        )
+    console.print(
+        f"[bold]{customer}[/] as of {as_of}: [bold]{row['rating']}[/]{probs}, "
+        f"model version {mv.version}",
+        highlight=False,
+    )
     for k, r in enumerate(reasons, 1):
         console.print(f"  {k}. {r['code']}: {r['text']}", highlight=False)
-    return {"customer_id": customer, "as_of": as_of, "rating": row["rating"],
-            "reasons": reasons, "model_version": str(mv.version)}
+    return {
+        "customer_id": customer,
+        "as_of": as_of,
+        "rating": row["rating"],
+        "reasons": reasons,
+        "model_version": str(mv.version),
+    }
 
 
 @app.command()

@@ -8,11 +8,13 @@ shared app and helpers. Every module imported here only imports Typer at the top
 
 from __future__ import annotations
 
-from payer_model import cli_model  # noqa: F401  (registers promote, rollback, card)
-from payer_model import cli_monitor  # noqa: F401  (registers monitor, retrain)
-from payer_model import cli_serve  # noqa: F401  (registers serve, audit)
-from payer_model import cli_import  # noqa: F401  (registers import)
-from payer_model import cli_tune  # noqa: F401  (registers tune)
+from payer_model import (
+    cli_import,  # noqa: F401  (registers import)
+    cli_model,  # noqa: F401  (registers promote, rollback, card)
+    cli_monitor,  # noqa: F401  (registers monitor, retrain)
+    cli_serve,  # noqa: F401  (registers serve, audit)
+    cli_tune,  # noqa: F401  (registers tune)
+)
 from payer_model.cli import app
 
 __all__ = ["app", "main"]

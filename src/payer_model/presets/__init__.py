@@ -1,0 +1,1 @@
+"""Import presets: mapping YAML files for common public export layouts."""
