@@ -114,7 +114,7 @@ def _val(v):
 
 def bodies(data: Path, as_of: str, n_batch: int):
     """(single 20-invoice body, n_batch-customer body) from a data folder."""
-    from payer_model.contract import load_dataset
+    from payer_model.data.contract import load_dataset
 
     ds = load_dataset(data)
     inv = ds.invoices[ds.invoices["invoice_date"] < pd.Timestamp(as_of)]
@@ -200,8 +200,8 @@ def run_load(
 
 def raw_predict(body: dict, batch: dict, tracking_uri: str) -> dict:
     """inplace_predict on float32 rows of the champion (features computed once, untimed)."""
-    from payer_model import registry
-    from payer_model.api import ScoreRequest, ScoringEngine
+    from payer_model.adapters import registry
+    from payer_model.api.engine import ScoreRequest, ScoringEngine
 
     registry.configure(tracking_uri)
     eng = ScoringEngine(tracking_uri, audit_db="/tmp/bench-audit-unused.db")

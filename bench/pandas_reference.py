@@ -1,7 +1,7 @@
 """A straightforward pandas implementation of the core as-of features (the bench reference).
 
 It is what one would write without an SQL engine: boolean masks, ``groupby`` per family,
-``merge`` at the end. Only one cutoff; same definitions as ``payer_model.features`` for the
+``merge`` at the end. Only one cutoff; same definitions as ``payer_model.features.batch`` for the
 columns in :data:`CORE`, checked against DuckDB on a sample by ``python -m bench``.
 """
 

@@ -47,13 +47,13 @@ def _load(path: Path) -> dict:
 
 
 def _as_of(tables: dict):
-    from payer_model.labels import data_range
+    from payer_model.features.labels import data_range
 
     return data_range(tables["invoices"])[1]
 
 
 def task_gen(out: str, customers: int, months: int = MONTHS, ipm: float = IPM) -> dict:
-    from payer_model.generate import generate_dataset, write_dataset
+    from payer_model.data.generate import generate_dataset, write_dataset
 
     t0 = time.perf_counter()
     tables = generate_dataset(customers, months, seed=1, invoices_per_month=ipm)
@@ -62,7 +62,7 @@ def task_gen(out: str, customers: int, months: int = MONTHS, ipm: float = IPM) -
 
 
 def task_features(path: str, engine: str) -> dict:
-    from payer_model.features import build_features
+    from payer_model.features.batch import build_features
 
     t0 = time.perf_counter()
     tables = _load(Path(path))
@@ -99,7 +99,7 @@ def task_snapshots(path: str, out: str) -> dict:
     import pandas as pd
 
     from payer_model.config import TrainConfig
-    from payer_model.snapshots import build_snapshots, usable
+    from payer_model.modelling.snapshots import build_snapshots, usable
 
     tables = _load(Path(path))
     end = _as_of(tables).to_period("M").to_timestamp()
@@ -115,13 +115,13 @@ def task_train(what: str, snap: str, model_dir: str, max_rows: int = 1_000_000) 
     import pandas as pd
 
     from payer_model.config import TrainConfig
-    from payer_model.labels import LABEL_INDEX
-    from payer_model.model import XGBRatingModel
+    from payer_model.features.labels import LABEL_INDEX
+    from payer_model.modelling.model import XGBRatingModel
 
     cfg = TrainConfig()
     if what == "sample":
-        from payer_model.generate import generate_dataset
-        from payer_model.pipeline import fit_and_evaluate
+        from payer_model.data.generate import generate_dataset
+        from payer_model.jobs.train import fit_and_evaluate
 
         tables = generate_dataset(1500, 24, seed=42)
         t0 = time.perf_counter()
@@ -150,9 +150,9 @@ def task_score(path: str, model_dir: str, out: str) -> dict:
     import numpy as np
 
     from payer_model.config import TrainConfig
-    from payer_model.features import build_features
-    from payer_model.model import load_bundle, rating_frame
-    from payer_model.pipeline import score
+    from payer_model.features.batch import build_features
+    from payer_model.modelling.model import load_bundle, rating_frame
+    from payer_model.jobs.train import score
 
     tables = _load(Path(path))
     model = load_bundle(model_dir)
@@ -190,8 +190,8 @@ def check_reference(customers: int = 2000) -> float:
     import numpy as np
 
     from bench.pandas_reference import CORE, pandas_features
-    from payer_model.features import build_features
-    from payer_model.generate import generate_dataset
+    from payer_model.features.batch import build_features
+    from payer_model.data.generate import generate_dataset
 
     tables = generate_dataset(customers, 24, seed=5)
     as_of = _as_of(tables)

@@ -13,9 +13,9 @@ SEED = 0
 # %autoreload 2
 import pandas as pd
 
-from payer_model import datasets, plots
-from payer_model.features import build_features
-from payer_model.labels import data_range
+from payer_model.data import datasets, plots
+from payer_model.features.batch import build_features
+from payer_model.features.labels import data_range
 
 # %% [markdown]
 # ## Contract validation

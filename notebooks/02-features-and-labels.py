@@ -14,11 +14,11 @@ SEED = 0
 # %autoreload 2
 import pandas as pd
 
-from payer_model import datasets, plots
+from payer_model.data import datasets, plots
 from payer_model.config import TrainConfig
-from payer_model.leakage import future_invariance_check
-from payer_model.labels import data_range, plan_cutoffs
-from payer_model.snapshots import build_snapshots, class_balance
+from payer_model.features.leakage import future_invariance_check
+from payer_model.features.labels import data_range, plan_cutoffs
+from payer_model.modelling.snapshots import build_snapshots, class_balance
 
 cfg = TrainConfig()
 tables, _ = datasets.load(DATA, N_CUSTOMERS, seed=SEED)

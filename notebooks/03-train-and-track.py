@@ -17,10 +17,10 @@ import tempfile
 
 import pandas as pd
 
-from payer_model import datasets, plots, registry
+from payer_model.data import datasets, plots, registry
 from payer_model.config import TrainConfig
-from payer_model.evaluation import reliability_figure
-from payer_model.pipeline import fit_and_evaluate, train
+from payer_model.modelling.evaluation import reliability_figure
+from payer_model.jobs.train import fit_and_evaluate, train
 
 uri = TRACKING_URI or f"sqlite:///{tempfile.mkdtemp()}/mlflow.db"
 cfg = TrainConfig()

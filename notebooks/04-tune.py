@@ -19,9 +19,9 @@ from pathlib import Path
 import mlflow
 import optuna
 
-from payer_model import datasets
+from payer_model.data import datasets
 from payer_model.config import TrainConfig, load_config
-from payer_model.tuning import tune
+from payer_model.jobs.tune import tune
 
 workdir = Path(tempfile.mkdtemp())
 uri = TRACKING_URI or f"sqlite:///{workdir}/mlflow.db"

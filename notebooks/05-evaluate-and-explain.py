@@ -15,10 +15,10 @@ import json
 
 import pandas as pd
 
-from payer_model import datasets, plots
+from payer_model.data import datasets, plots
 from payer_model.config import TrainConfig
-from payer_model.labels import data_range
-from payer_model.pipeline import fit_and_evaluate, score
+from payer_model.features.labels import data_range
+from payer_model.jobs.train import fit_and_evaluate, score
 
 cfg = TrainConfig()
 tables, _ = datasets.load(DATA, N_CUSTOMERS, seed=SEED)

@@ -22,12 +22,12 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import HTML
 
-from payer_model import plots
+from payer_model.modelling import plots
 from payer_model.config import TrainConfig
-from payer_model.generate import generate_dataset
-from payer_model.monitoring import monitor
-from payer_model.pipeline import fit_and_evaluate
-from payer_model.policy import load_policies
+from payer_model.data.generate import generate_dataset
+from payer_model.jobs.monitor import monitor
+from payer_model.jobs.train import fit_and_evaluate
+from payer_model.policy.engine import load_policies
 
 cfg = TrainConfig()
 policies = load_policies(POLICIES)

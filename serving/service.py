@@ -1,4 +1,4 @@
-"""BentoML service: a thin HTTP shell over :class:`payer_model.api.ScoringEngine` (DESIGN §7).
+"""BentoML service: a thin HTTP shell over :class:`payer_model.api.engine.ScoringEngine` (DESIGN §7).
 
 Run with ``payer-model serve`` or ``bentoml serve serving.service:PayerModelService``.
 Routes: ``POST /score``, ``POST /segment_policy``, ``GET /metadata`` (API key required),
@@ -15,8 +15,8 @@ from typing import Any
 
 import bentoml
 
-from payer_model.api import ApiError, ScoreRequest, ScoringEngine
-from payer_model.api_guard import ApiGuard
+from payer_model.api.engine import ApiError, ScoreRequest, ScoringEngine
+from payer_model.api.guard import ApiGuard
 
 log = logging.getLogger("payer_model.serving")
 # The engine of this worker process, for GET /metadata (answered by the middleware).

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from payer_model.generate import generate_dataset, write_dataset
+from payer_model.data.generate import generate_dataset, write_dataset
 
 
 @pytest.fixture(scope="session")

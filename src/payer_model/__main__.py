@@ -1,5 +1,5 @@
 """``python -m payer_model`` runs the CLI."""
 
-from payer_model.commands import main
+from payer_model.cli import main
 
 main()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from contract_helpers import CUSTOMERS_CSV, INVOICES_CSV
 
-from payer_model.contract import Dataset, load_dataset
+from payer_model.data.contract import Dataset, load_dataset
 
 
 @pytest.fixture

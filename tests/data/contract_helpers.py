@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from payer_model.contract import Dataset
+from payer_model.data.contract import Dataset
 
 CUSTOMERS_CSV = """\
 customer_id,customer_type,industry,country,payment_terms_days,credit_limit,name,email

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from contract_helpers import CUSTOMERS_CSV, INVOICE_HEADER, INVOICES_CSV, assert_nothing_lost, ids
 
-from payer_model.contract import ContractError, load_dataset, read_table
+from payer_model.data.contract import ContractError, load_dataset, read_table
 
 
 def test_missing_folder_is_a_contract_error(tmp_path):

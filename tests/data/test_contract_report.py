@@ -17,7 +17,7 @@ from contract_helpers import (
     assert_nothing_lost,
 )
 
-from payer_model.contract import (
+from payer_model.data.contract import (
     CUSTOMER_COLUMNS,
     INVOICE_COLUMNS,
     PAYMENT_COLUMNS,

@@ -11,10 +11,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-import payer_model.cli_import  # noqa: F401 - registers the import command
-from payer_model.cli import app
-from payer_model.contract import load_dataset
-from payer_model.importers import (
+import payer_model.cli.imports  # noqa: F401 - registers the import command
+from payer_model.cli.main import app
+from payer_model.data.contract import load_dataset
+from payer_model.data.importers import (
     PRESETS,
     Mapping,
     MappingError,
@@ -425,7 +425,7 @@ def _dmy_us(d: pd.Series) -> pd.Series:
 
 
 def _generated(seed: int) -> dict[str, pd.DataFrame]:
-    from payer_model.generate import generate_dataset
+    from payer_model.data.generate import generate_dataset
 
     return generate_dataset(150, 24, seed=seed)
 
@@ -527,9 +527,9 @@ LAYOUTS = {
 @pytest.mark.parametrize("preset", list(LAYOUTS))
 def test_import_validate_features_labels_train(tmp_path, preset):
     from payer_model.config import TrainConfig
-    from payer_model.features import build_features
-    from payer_model.labels import data_range, label_snapshots
-    from payer_model.pipeline import fit_and_evaluate
+    from payer_model.features.batch import build_features
+    from payer_model.features.labels import data_range, label_snapshots
+    from payer_model.jobs.train import fit_and_evaluate
 
     tables = _generated(seed=11)
     src = LAYOUTS[preset](tables, tmp_path / "export" / "export.csv")

@@ -7,8 +7,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from payer_model import registry
-from payer_model.commands import app
+from payer_model.adapters import registry
+from payer_model.cli import app
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 runner = CliRunner()

@@ -7,10 +7,10 @@ import pytest
 from browser import dump_dom
 from typer.testing import CliRunner
 
-from payer_model.commands import app
+from payer_model.cli import app
 from payer_model.config import load_config
-from payer_model.generate import generate_dataset, write_dataset
-from payer_model.pipeline import train
+from payer_model.data.generate import generate_dataset, write_dataset
+from payer_model.jobs.train import train
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("monitoring")]
 
@@ -135,7 +135,7 @@ def test_portfolio_renders_in_chromium(shifted, tmp_path):
 def test_retrain_idempotent(env):
     from mlflow import MlflowClient
 
-    from payer_model import registry
+    from payer_model.adapters import registry
 
     registry.configure(env["uri"])
     name = load_config("training/configs/train.yaml").registered_model
@@ -153,7 +153,7 @@ def test_retrain_idempotent(env):
     tags = MlflowClient().get_run(r1["run_id"]).data.tags
     assert tags["job"] == "retrain" and tags["retrain_decision"] == r1["decision"]
     assert tags["config_hash"] == r1["config_hash"]
-    from payer_model.audit import AuditStore
+    from payer_model.api.audit import AuditStore
 
     rows = [r for r in AuditStore(env["root"] / "audit.db").query() if r["source"] == "retrain"]
     assert len(rows) == 1 and rows[0]["payload"]["decision"] == r1["decision"]

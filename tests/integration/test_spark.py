@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from payer_model.config import TrainConfig
-from payer_model.features import FEATURE_COLUMNS, build_features
-from payer_model.generate import generate_dataset
-from payer_model.model import rating_frame
+from payer_model.features.batch import FEATURE_COLUMNS, build_features
+from payer_model.data.generate import generate_dataset
+from payer_model.modelling.model import rating_frame
 
 pytestmark = [
     pytest.mark.integration,
@@ -28,7 +28,7 @@ def spark():
     pytest.importorskip("pyspark")
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    from payer_model.spark_features import spark_session
+    from payer_model.features.spark import spark_session
 
     session = spark_session(
         "payer-model-tests",
@@ -101,7 +101,7 @@ def test_unknown_engine_is_a_clear_error(portfolio):
 @pytest.fixture(scope="module")
 def model():
     """A model trained by the project's own out-of-time fit on a separate portfolio."""
-    from payer_model.pipeline import fit_and_evaluate
+    from payer_model.jobs.train import fit_and_evaluate
 
     return fit_and_evaluate(generate_dataset(300, 20, seed=11), TrainConfig()).model
 
@@ -110,7 +110,7 @@ def test_same_ratings_and_spark_batch_scoring(spark, both, model, tmp_path):
     import mlflow.pyfunc
     from mlflow.models import infer_signature
 
-    from payer_model._pyfunc import PayerRatingPyfunc
+    from payer_model.adapters.pyfunc import PayerRatingPyfunc
 
     duck, sprk = both
     want = rating_frame(model, duck)

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from payer_model import registry
-from payer_model.cli import app
-from payer_model.schema import ALL_RATINGS
+from payer_model.adapters import registry
+from payer_model.cli.main import app
+from payer_model.data.schema import ALL_RATINGS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 runner = CliRunner()
@@ -76,7 +76,7 @@ def test_score_without_champion_is_a_clear_error(small_portfolio, tracking_uri, 
 
 
 def test_too_little_history_says_how_much(tmp_path, tracking_uri):
-    from payer_model.generate import generate_dataset, write_dataset
+    from payer_model.data.generate import generate_dataset, write_dataset
 
     write_dataset(generate_dataset(50, 8, seed=1), tmp_path / "short")
     res = runner.invoke(app, ["train", str(tmp_path / "short")])

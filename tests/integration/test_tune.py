@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from payer_model.config import TrainConfig, load_config
-from payer_model.generate import generate_dataset
+from payer_model.data.generate import generate_dataset
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -29,7 +29,7 @@ def test_tune_nested_runs_resume_and_config(tracking_uri, tmp_path):
     import mlflow
     import optuna
 
-    from payer_model.tuning import tune
+    from payer_model.jobs.tune import tune
 
     tables = generate_dataset(300, 20, seed=11)
     cfg = _fast_config()
@@ -74,7 +74,7 @@ def test_tune_nested_runs_resume_and_config(tracking_uri, tmp_path):
 
 
 def test_default_storage_sits_next_to_the_mlflow_db(tmp_path):
-    from payer_model.tuning import default_storage
+    from payer_model.jobs.tune import default_storage
 
     db = tmp_path / "store" / "mlflow.db"
     assert default_storage(f"sqlite:///{db}") == f"sqlite:///{db.parent / 'optuna.db'}"
@@ -87,8 +87,8 @@ def test_cli_tune(small_portfolio, tracking_uri, tmp_path):
     import optuna
     from typer.testing import CliRunner
 
-    import payer_model.cli_tune  # noqa: F401  (registers the command)
-    from payer_model.cli import app
+    import payer_model.cli.tune  # noqa: F401  (registers the command)
+    from payer_model.cli.main import app
 
     cfg_path = tmp_path / "fast.yaml"
     cfg_path.write_text(

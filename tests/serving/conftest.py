@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 @pytest.fixture(scope="session")
 def champion_store(small_portfolio, tmp_path_factory) -> dict[str, str]:
     """Train once into a temp MLflow store; returns the env a service needs."""
-    from payer_model.commands import app
+    from payer_model.cli import app
 
     root = tmp_path_factory.mktemp("serving-store")
     uri = f"sqlite:///{root / 'mlflow' / 'mlflow.db'}"
@@ -32,7 +32,7 @@ def champion_store(small_portfolio, tmp_path_factory) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def portfolio_tables(small_portfolio):
-    from payer_model.contract import load_dataset
+    from payer_model.data.contract import load_dataset
 
     ds = load_dataset(small_portfolio)
     return {

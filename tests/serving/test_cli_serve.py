@@ -6,9 +6,9 @@ import json
 
 from typer.testing import CliRunner
 
-from payer_model.audit import AuditStore
-from payer_model.cli_serve import SERVICE, serve_command
-from payer_model.commands import app
+from payer_model.api.audit import AuditStore
+from payer_model.cli.serve import SERVICE, serve_command
+from payer_model.cli import app
 
 runner = CliRunner()
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from serving_helpers import build_request, load_service
 
-from payer_model.api import ApiError, ScoreRequest, ScoreResponse, ScoringEngine
+from payer_model.api.engine import ApiError, ScoreRequest, ScoreResponse, ScoringEngine
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("serving")]
 
@@ -25,7 +25,7 @@ def test_score_matches_batch_pipeline(engine, portfolio_tables, as_of):
     """The API and `payer-model score` (pipeline.score) give identical numbers."""
     import pandas as pd
 
-    from payer_model.pipeline import score
+    from payer_model.jobs.train import score
 
     ids = sorted(portfolio_tables["customers"]["customer_id"])[:12]
     body = build_request(portfolio_tables, ids, as_of)
@@ -144,7 +144,7 @@ def test_no_champion_is_not_ready_and_503(tmp_path):
 
 def test_corrupt_artifact_is_refused_at_load(champion_store, tmp_path, monkeypatch, caplog):
     """The downloaded bundle is damaged (a copy; the store is untouched): refused, 503."""
-    from payer_model import registry
+    from payer_model.adapters import registry
 
     real = registry.load_bundle
 

@@ -5,7 +5,7 @@ import sys
 
 from typer.testing import CliRunner
 
-from payer_model.commands import app
+from payer_model.cli import app
 
 runner = CliRunner()
 HEAVY = ("mlflow", "xgboost", "bentoml", "evidently", "duckdb", "pandas", "sklearn")
@@ -13,7 +13,7 @@ HEAVY = ("mlflow", "xgboost", "bentoml", "evidently", "duckdb", "pandas", "sklea
 
 def test_cli_import_is_light():
     code = (
-        f"import sys, payer_model.cli; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+        f"import sys, payer_model.cli.main; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
@@ -47,7 +47,7 @@ def test_validate_exits_2_when_bad_share_too_high(tmp_path):
 
 
 def test_validate_ok_on_clean_data(tmp_path):
-    from payer_model.generate import generate_dataset, write_dataset
+    from payer_model.data.generate import generate_dataset, write_dataset
 
     write_dataset(generate_dataset(30, 6, seed=1), tmp_path / "d")
     res = runner.invoke(

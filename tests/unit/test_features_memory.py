@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from payer_model.features import FeatureResourceError, build_features, connect
-from payer_model.generate import generate_dataset
+from payer_model.features.batch import FeatureResourceError, build_features, connect
+from payer_model.data.generate import generate_dataset
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def test_tiny_memory_limit_fails_with_a_clear_message(big):
 
 
 def test_settings_reach_the_connection(tmp_path, monkeypatch):
-    from payer_model.features import connect_from_settings
+    from payer_model.features.batch import connect_from_settings
 
     monkeypatch.setenv("PAYER_DUCKDB_TEMP_DIR", str(tmp_path))
     monkeypatch.setenv("PAYER_DUCKDB_MEMORY_LIMIT", "300MB")

@@ -1,4 +1,4 @@
-"""Tests of the synthetic data generator (payer_model.generate)."""
+"""Tests of the synthetic data generator (payer_model.data.generate)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from payer_model.generate import ARCHETYPES, OUTCOMES, generate_dataset, write_dataset
-from payer_model.schema import CHANNELS, CUSTOMER_TYPES, DATE_COLUMNS
+from payer_model.data.generate import ARCHETYPES, OUTCOMES, generate_dataset, write_dataset
+from payer_model.data.schema import CHANNELS, CUSTOMER_TYPES, DATE_COLUMNS
 
 START = "2023-01-01"
 MONTHS = 24

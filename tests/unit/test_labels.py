@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from payer_model.config import LabelConfig, SplitConfig
-from payer_model.labels import (
+from payer_model.features.labels import (
     InsufficientHistoryError,
     data_range,
     label_snapshots,

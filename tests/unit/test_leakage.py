@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from payer_model.features import build_features
-from payer_model.generate import generate_dataset
-from payer_model.leakage import future_invariance_check, perturb_future
+from payer_model.features.batch import build_features
+from payer_model.data.generate import generate_dataset
+from payer_model.features.leakage import future_invariance_check, perturb_future
 
 
 def test_future_events_do_not_move_features_on_generated_data():

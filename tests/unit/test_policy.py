@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from payer_model.policy import PolicyError, decide, load_policies, parse_policies
+from payer_model.policy.engine import PolicyError, decide, load_policies, parse_policies
 
 POLICY_FILE = Path(__file__).resolve().parents[2] / "serving" / "policies.yaml"
 T = pd.Timestamp("2024-05-01")
@@ -308,7 +308,7 @@ def test_missing_file():
 @pytest.mark.parametrize("tone_rating", ["good", "average", "bad"])
 @pytest.mark.parametrize("channel", ["email", "sms", "letter", "call"])
 def test_render_message_lists_open_invoices(policies, tone_rating, channel):
-    from payer_model.templates import render_message
+    from payer_model.policy.templates import render_message
 
     inv = _inv(
         ("I1", "2024-03-01", "2024-04-01", 1000.0, None, False, None),
@@ -323,7 +323,7 @@ def test_render_message_lists_open_invoices(policies, tone_rating, channel):
 
 
 def test_tone_changes_wording(policies):
-    from payer_model.templates import render_message
+    from payer_model.policy.templates import render_message
 
     inv = _one(due="2024-04-01")
     firm = render_message(decide(_cust(), inv, _rating("bad"), T, policies), {}, inv, "email")
@@ -332,7 +332,7 @@ def test_tone_changes_wording(policies):
 
 
 def test_audit_store_roundtrip_prune_and_no_pii(tmp_path, policies):
-    from payer_model.audit import AuditStore
+    from payer_model.api.audit import AuditStore
 
     store = AuditStore(tmp_path / "audit.db")
     d = decide(_cust(), _one(), _rating("bad"), T, policies)
@@ -372,7 +372,7 @@ def test_audit_store_roundtrip_prune_and_no_pii(tmp_path, policies):
 def test_cli_policy_validate_and_show(tmp_path):
     from typer.testing import CliRunner
 
-    from payer_model.cli import app
+    from payer_model.cli.main import app
 
     runner = CliRunner()
     res = runner.invoke(app, ["policy", "validate", str(POLICY_FILE)])
@@ -417,7 +417,7 @@ def test_only_furthest_due_escalation_is_kept(policies):
     ],
 )
 def test_scalar_match_agrees_with_vectorised(cond, value, expected):
-    from payer_model.policy import Cond
+    from payer_model.policy.engine import Cond
 
     c = Cond.model_validate(cond)
     assert c.matches(value) is expected
@@ -425,7 +425,7 @@ def test_scalar_match_agrees_with_vectorised(cond, value, expected):
 
 
 def test_decide_all_nets_partial_payments(policies):
-    from payer_model.policy import decide_all
+    from payer_model.policy.engine import decide_all
 
     inv = _inv(
         ("I1", "2024-03-01", "2024-04-01", 1000.0, None, False, None),

@@ -5,10 +5,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from payer_model.features import build_features
-from payer_model.generate import generate_dataset
-from payer_model.policy import load_policies
-from payer_model.simulate import simulate_policy
+from payer_model.features.batch import build_features
+from payer_model.data.generate import generate_dataset
+from payer_model.policy.engine import load_policies
+from payer_model.policy.simulate import simulate_policy
 
 POLICY_FILE = Path(__file__).resolve().parents[2] / "serving" / "policies.yaml"
 
@@ -111,8 +111,8 @@ def test_cli_worklist_and_simulate_with_champion(
 
     from typer.testing import CliRunner
 
-    from payer_model.audit import AuditStore
-    from payer_model.cli import app
+    from payer_model.api.audit import AuditStore
+    from payer_model.cli.main import app
 
     runner = CliRunner()
     audit_db = tmp_path / "audit.db"

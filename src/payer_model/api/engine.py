@@ -1,0 +1,655 @@
+"""Scoring API core: pydantic IO models and the plain-Python :class:`ScoringEngine`.
+
+The BentoML service (``serving/service.py``) is a thin shell over this module, so the same
+models serve the service, the CLI and the tests. The engine loads the champion once, warms
+it, and answers ``/score``, ``/segment_policy`` and ``/metadata``. Every failure it can
+foresee becomes an :class:`ApiError` with an HTTP status (400 for bad input, 503 when no
+model is loaded); it never lets an exception escape as a 500.
+
+Bad rows (the data contract's row rules, :func:`payer_model.data.contract.validate_frames`) reject
+the whole request with 400 and the reasons per table, row and id: a caller gets either every
+customer scored or a list of what to fix, never a silently partial answer.
+
+Names and emails are not accepted (``extra="forbid"`` on every model), so they never reach
+logs, the audit store or MLflow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import threading
+import time
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from payer_model.data.schema import CHANNELS, CUSTOMER_TYPES, DOCUMENT_TYPES, RATINGS
+
+log = logging.getLogger(__name__)
+
+MAX_CUSTOMERS = 1000
+MAX_INVOICES = 5000
+MAX_EVENTS = 5000
+_ID = Field(min_length=1, max_length=64)
+_TEXT = Field(default=None, max_length=64)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", allow_inf_nan=False, str_strip_whitespace=True, hide_input_in_errors=True
+    )
+
+
+class InvoiceIn(_In):
+    """One invoice (or credit note, negative amount) in the data-contract shape."""
+
+    invoice_id: str = _ID
+    invoice_date: date
+    due_date: date
+    amount: float
+    document_type: Literal[DOCUMENT_TYPES] | None = None  # type: ignore[valid-type]
+    currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
+    paid_date: date | None = None
+    paid_amount: float | None = None
+    disputed: bool | None = None
+    dispute_date: date | None = None
+    written_off_date: date | None = None
+
+
+class PaymentIn(_In):
+    """A (partial) payment of one invoice."""
+
+    invoice_id: str = _ID
+    payment_date: date
+    amount: float
+    payment_id: str | None = _TEXT
+
+
+class ReminderIn(_In):
+    """A collection contact about one invoice."""
+
+    invoice_id: str = _ID
+    sent_date: date
+    channel: Literal[CHANNELS]  # type: ignore[valid-type]
+    outcome: str | None = _TEXT
+
+
+class CustomerIn(_In):
+    """One customer with its history. No name or email: they are refused (PII)."""
+
+    customer_id: str = _ID
+    customer_type: Literal[CUSTOMER_TYPES]  # type: ignore[valid-type]
+    industry: str | None = _TEXT
+    country: str | None = Field(default=None, max_length=8)
+    payment_terms_days: int | None = Field(default=None, ge=0, le=3650)
+    credit_limit: float | None = Field(default=None, ge=0)
+    created_date: date | None = None
+    invoices: list[InvoiceIn] = Field(default_factory=list, max_length=MAX_INVOICES)
+    payments: list[PaymentIn] = Field(default_factory=list, max_length=MAX_EVENTS)
+    reminders: list[ReminderIn] = Field(default_factory=list, max_length=MAX_EVENTS)
+    rating: Literal[RATINGS] | None = Field(  # type: ignore[valid-type]
+        default=None,
+        description="/segment_policy only: an already known rating that overrides the model",
+    )
+    p_bad: float | None = Field(
+        default=None, ge=0, le=1, description="/segment_policy only: known P(bad) to use"
+    )
+
+
+class ScoreRequest(_In):
+    """``POST /score`` and ``POST /segment_policy`` body."""
+
+    as_of: date | None = Field(default=None, description="decision date; today (UTC) when omitted")
+    customers: list[CustomerIn] = Field(min_length=1, max_length=MAX_CUSTOMERS)
+
+
+class Reason(BaseModel):
+    """One reason code toward a rating."""
+
+    code: str
+    feature: str | None = None
+    value: float | None = None
+    reference: float | None = None
+    contribution: float | None = None
+    text: str
+
+
+class CustomerScore(BaseModel):
+    """Rating of one customer."""
+
+    customer_id: str
+    as_of: date
+    rating: str
+    p_good: float | None
+    p_average: float | None
+    p_bad: float | None
+    late_probability: float | None
+    score: float | None
+    reasons: list[Reason]
+    segment: str
+    model_version: str
+    policy_version: str
+
+
+class ScoreResponse(BaseModel):
+    """``POST /score`` answer."""
+
+    request_id: str
+    model_version: str
+    policy_version: str
+    results: list[CustomerScore]
+
+
+class SegmentPolicyResponse(BaseModel):
+    """``POST /segment_policy`` answer: one policy decision per customer."""
+
+    request_id: str
+    model_version: str
+    policy_version: str
+    results: list[dict[str, Any]]
+
+
+class ApiError(Exception):
+    """A foreseen failure with its HTTP status and a message safe to return."""
+
+    def __init__(self, status: int, message: str, detail: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.detail = detail
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON body of the error response."""
+        body: dict[str, Any] = {"error": self.message}
+        if self.detail is not None:
+            body["detail"] = self.detail
+        return body
+
+
+def _clean(x: Any) -> Any:
+    """JSON-safe scalar: NaN/NaT -> None, numpy -> Python."""
+    if x is None:
+        return None
+    if hasattr(x, "item") and not isinstance(x, str | bytes):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, datetime):
+        return x.date().isoformat()
+    if isinstance(x, date):
+        return x.isoformat()
+    try:
+        import pandas as pd
+
+        if x is pd.NaT or (not isinstance(x, str) and pd.isna(x)):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return x
+
+
+def request_tables(req: ScoreRequest) -> dict[str, Any]:
+    """Contract tables (pandas frames) from a request; rows keep their request order."""
+    import pandas as pd
+
+    cust, inv, pay, rem = [], [], [], []
+    for c in req.customers:
+        cid = c.customer_id
+        cust.append(
+            c.model_dump(
+                exclude={"invoices", "payments", "reminders", "rating", "p_bad"},
+                exclude_none=False,
+            )
+        )
+        inv.extend({**i.model_dump(), "customer_id": cid} for i in c.invoices)
+        pay.extend({**p.model_dump(), "customer_id": cid} for p in c.payments)
+        rem.extend({**r.model_dump(), "customer_id": cid} for r in c.reminders)
+
+    def frame(rows: list[dict[str, Any]], model: type[BaseModel]) -> pd.DataFrame | None:
+        if not rows:
+            return None
+        cols = [*model.model_fields, "customer_id"]
+        df = pd.DataFrame(rows, columns=list(dict.fromkeys(cols)))
+        return df.dropna(axis=1, how="all")
+
+    customers = pd.DataFrame(cust).drop(columns=["created_date"], errors="ignore")
+    if req.customers and any(c.created_date for c in req.customers):
+        customers["created_date"] = [c.created_date for c in req.customers]
+    return {
+        "customers": customers.dropna(axis=1, how="all"),
+        "invoices": frame(inv, InvoiceIn),
+        "payments": frame(pay, PaymentIn),
+        "reminders": frame(rem, ReminderIn),
+    }
+
+
+def input_hash(customer: CustomerIn, as_of: date) -> str:
+    """sha256 of one customer's canonical input and the as-of date (for the audit log)."""
+    raw = json.dumps(
+        {"as_of": as_of.isoformat(), "customer": customer.model_dump(mode="json")},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ScoringEngine:
+    """Champion model + policies + audit store behind the API (no web framework here).
+
+    Args:
+        tracking_uri: MLflow tracking/registry URI holding ``models:/<name>@<alias>``.
+        policy_path: segment policy file.
+        audit_db: SQLite audit store path.
+        model_name: registered model name.
+        alias: registry alias to serve.
+        config_path: training config (feature windows, default currency); defaults when
+            None and ``training/configs/train.yaml`` is absent.
+        model: an already loaded model (tests); skips the registry.
+        model_version: its version label when ``model`` is given.
+    """
+
+    def __init__(
+        self,
+        tracking_uri: str,
+        *,
+        policy_path: str | Path | None = None,
+        audit_db: str | Path = "mlflow/audit.db",
+        model_name: str | None = None,
+        alias: str = "champion",
+        config_path: str | Path | None = None,
+        model: Any = None,
+        model_version: str = "local",
+    ) -> None:
+        from payer_model.api.audit import AuditStore
+        from payer_model.config import DEFAULT_TRAIN_CONFIG, load_config
+        from payer_model.policy.engine import DEFAULT_POLICY_FILE, load_policies
+
+        if config_path is None and DEFAULT_TRAIN_CONFIG.exists():
+            config_path = DEFAULT_TRAIN_CONFIG
+        self.cfg = load_config(config_path)
+        self.tracking_uri = tracking_uri
+        self.model_name = model_name or self.cfg.registered_model
+        self.alias = alias
+        self.policies = load_policies(policy_path or DEFAULT_POLICY_FILE)
+        self.audit = AuditStore(audit_db)
+        self.model = model
+        self.model_version = model_version
+        self.run_id: str | None = None
+        self.error: str | None = None
+        self.ready = False
+        self._meta: dict[str, Any] = {}
+        self._local = threading.local()
+        self._con = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def load(self) -> bool:
+        """Load the champion (unless a model was given) and warm it; True when ready.
+
+        Never raises: with no champion, an unreachable registry or a corrupt artifact the
+        engine stays not ready and :attr:`error` says why (scoring answers 503).
+        """
+        from payer_model.adapters import registry
+        from payer_model.features.batch import connect
+
+        if self.model is None:
+            try:
+                registry.configure(self.tracking_uri)
+                self.model, mv = registry.download_bundle(self.model_name, self.alias)
+            except registry.RegistryError as exc:
+                self.error = str(exc)
+                log.error("payer-model API not ready: %s", exc)
+                return False
+            except Exception as exc:  # anything else from the store is "unreachable" too
+                self.error = f"model registry unreachable: {type(exc).__name__}: {exc}"
+                log.error("payer-model API not ready: %s", self.error)
+                return False
+            self.model_version = str(mv.version)
+            self.run_id = getattr(mv, "run_id", None)
+        self._con = connect()
+        try:
+            self._meta = self._load_metadata()
+            self._warm()
+        except Exception as exc:
+            self.error = f"model failed to warm up: {type(exc).__name__}: {exc}"
+            log.exception("payer-model API not ready")
+            return False
+        self.ready, self.error = True, None
+        log.info("payer-model API ready: %s version %s", self.model_name, self.model_version)
+        return True
+
+    def _cursor(self):
+        cur = getattr(self._local, "cur", None)
+        if cur is None:
+            cur = self._local.cur = self._con.cursor()  # one DuckDB cursor per thread
+        return cur
+
+    def _warm(self) -> None:
+        req = ScoreRequest.model_validate(
+            {
+                "as_of": "2025-06-01",
+                "customers": [
+                    {
+                        "customer_id": "warmup",
+                        "customer_type": "company",
+                        "invoices": [
+                            {
+                                "invoice_id": f"W{i}",
+                                "invoice_date": f"2025-0{1 + i % 4}-0{1 + i % 9}",
+                                "due_date": f"2025-0{2 + i % 4}-0{1 + i % 9}",
+                                "amount": 100.0 + i,
+                                "paid_date": f"2025-0{2 + i % 4}-1{i % 9}",
+                            }
+                            for i in range(8)
+                        ],
+                    }
+                ],
+            }
+        )
+        self._scored(req)
+
+    def _load_metadata(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {"training_window": None, "metrics": None}
+        if self.run_id is None:
+            return meta
+        try:
+            from payer_model.adapters import registry
+
+            m = json.loads(registry.run_artifact_text(self.run_id, "metrics.json"))
+            meta["training_window"] = {
+                "train": m.get("train_window"),
+                "test": m.get("test_window"),
+            }
+            model_m = m.get("model") or {}
+            meta["metrics"] = {
+                k: model_m.get(k)
+                for k in ("macro_f1", "auc_bad", "ece", "log_loss", "accuracy")
+                if k in model_m
+            }
+        except Exception as exc:  # metadata is informative; missing metrics never block serving
+            log.warning("could not read metrics.json of run %s: %s", self.run_id, exc)
+        return meta
+
+    def _require_ready(self) -> None:
+        if not self.ready:
+            raise ApiError(
+                503,
+                "model not loaded: " + (self.error or "the service is starting"),
+            )
+
+    # ------------------------------------------------------------------ core
+    def _validated(self, req: ScoreRequest) -> dict[str, Any]:
+        from payer_model.data.contract import ContractError, validate_frames
+
+        ids = [c.customer_id for c in req.customers]
+        if len(set(ids)) != len(ids):
+            raise ApiError(400, "customer_id values must be unique within a request")
+        raw = request_tables(req)
+        if raw["invoices"] is None:
+            raise ApiError(400, "no invoices in the request: nothing to rate")
+        try:
+            tables, quarantine, _ = validate_frames(
+                raw, default_currency=self.cfg.data.default_currency
+            )
+        except (ContractError, ValueError) as exc:
+            raise ApiError(400, f"invalid input: {exc}") from None
+        if quarantine:
+            problems = []
+            for name, q in quarantine.items():
+                src = raw[name]
+                for r in q.to_dict("records"):
+                    pos = int(r["_row"]) - 1
+                    row = src.iloc[pos] if src is not None and 0 <= pos < len(src) else {}
+                    problems.append(
+                        {
+                            "table": name,
+                            "customer_id": _clean(row.get("customer_id")),
+                            "id": _clean(row.get("invoice_id")),
+                            "reasons": str(r["_reason"]).split(";"),
+                        }
+                    )
+            raise ApiError(400, f"{len(problems)} input row(s) break the data contract", problems)
+        return tables
+
+    def _scored(self, req: ScoreRequest):
+        """Validated tables, as-of timestamp, and ratings merged with features.
+
+        The single private path behind both endpoints; the numbers are those of
+        :func:`payer_model.jobs.train.score` (same feature, rating and reason functions).
+        """
+        import pandas as pd
+
+        from payer_model.modelling.explain import INSUFFICIENT_HISTORY, reason_codes
+        from payer_model.features.batch import build_features
+        from payer_model.modelling.model import rating_frame
+        from payer_model.data.schema import UNRATED
+
+        tables = self._validated(req)
+        as_of = req.as_of or datetime.now(UTC).date()
+        when = pd.Timestamp(as_of)
+        fc = self.cfg.features
+        feats = build_features(
+            tables["invoices"],
+            when,
+            customers=tables["customers"],
+            payments=tables["payments"],
+            reminders=tables["reminders"],
+            window_days=fc.window_days,
+            trend_days=fc.trend_days,
+            con=self._cursor(),
+        )
+        out = rating_frame(self.model, feats, min_paid_invoices=fc.min_paid_invoices)
+        reasons = reason_codes(
+            self.model, feats, out["rating"], min_paid_invoices=fc.min_paid_invoices
+        )
+        out["reasons"] = reasons
+        have = set(feats["customer_id"])
+        missing = [c.customer_id for c in req.customers if c.customer_id not in have]
+        if missing:
+            no_history = [
+                {
+                    "code": INSUFFICIENT_HISTORY,
+                    "feature": "inv_n",
+                    "value": 0.0,
+                    "reference": None,
+                    "contribution": None,
+                    "text": "no invoice before the as-of date",
+                }
+            ]
+            extra = pd.DataFrame(
+                {
+                    "customer_id": missing,
+                    "rating": UNRATED,
+                    "as_of": when,
+                    "reasons": [no_history] * len(missing),
+                }
+            )
+            out = pd.concat([out, extra], ignore_index=True)
+        extra_cols = [c for c in feats.columns if c not in out.columns]
+        scored = out.merge(feats[["customer_id", *extra_cols]], on="customer_id", how="left")
+        cust = tables["customers"]
+        cust_cols = [
+            c for c in cust.columns if c not in scored.columns and c not in ("name", "email")
+        ]
+        scored = scored.merge(cust[["customer_id", *cust_cols]], on="customer_id", how="left")
+        order = {cid: i for i, cid in enumerate(c.customer_id for c in req.customers)}
+        scored = scored.sort_values("customer_id", key=lambda s: s.map(order))
+        return tables, when, scored.reset_index(drop=True), feats
+
+    @staticmethod
+    def _features_by_customer(feats) -> dict[str, dict[str, Any]]:
+        skip = ("customer_id", "as_of")
+        return {
+            str(r["customer_id"]): {k: _clean(v) for k, v in r.items() if k not in skip}
+            for r in feats.to_dict("records")
+        }
+
+    def _audit(
+        self,
+        req: ScoreRequest,
+        when,
+        rows: list[dict[str, Any]],
+        feats,
+        *,
+        endpoint: str,
+        request_id: str,
+        key_id: str | None,
+        started: float,
+    ) -> None:
+        latency_ms = round((time.perf_counter() - started) * 1000, 3)
+        by_id = {c.customer_id: c for c in req.customers}
+        features = self._features_by_customer(feats)
+        self.audit.record_decisions(
+            (
+                {
+                    "customer_id": r["customer_id"],
+                    "as_of": when.date().isoformat(),
+                    "segment": r.get("segment"),
+                    "policy_version": self.policies.policy_version,
+                    "model_version": self.model_version,
+                    "reasons": [
+                        x["code"] if isinstance(x, dict) else x for x in r.get("reasons", [])
+                    ],
+                    "request_id": request_id,
+                    "key_id": key_id,
+                    "payload": {
+                        "endpoint": endpoint,
+                        "input_hash": input_hash(by_id[r["customer_id"]], when.date()),
+                        "features": features.get(r["customer_id"], {}),
+                        "output": r,
+                        "latency_ms": latency_ms,
+                    },
+                }
+                for r in rows
+            ),
+            source="api",
+        )
+
+    # ------------------------------------------------------------------ endpoints
+    def score(
+        self, req: ScoreRequest, *, key_id: str | None = None, request_id: str | None = None
+    ) -> dict[str, Any]:
+        """Rate every customer of the request (1..1000) as of ``req.as_of``.
+
+        Returns:
+            A :class:`ScoreResponse`-shaped dict (plain JSON types).
+
+        Raises:
+            ApiError: 400 for input that breaks the contract, 503 when not ready.
+        """
+        started = time.perf_counter()
+        self._require_ready()
+        request_id = request_id or uuid.uuid4().hex
+        _, when, scored, feats = self._guard(self._scored, req)
+        segments = self.policies.assign(scored)
+        pv = self.policies.policy_version
+        results = []
+        for row, seg in zip(scored.to_dict("records"), segments, strict=True):
+            results.append(
+                {
+                    "customer_id": str(row["customer_id"]),
+                    "as_of": when.date().isoformat(),
+                    "rating": row["rating"],
+                    **{
+                        k: _clean(row.get(k))
+                        for k in ("p_good", "p_average", "p_bad", "late_probability", "score")
+                    },
+                    "reasons": [{k: _clean(v) for k, v in x.items()} for x in row["reasons"]],
+                    "segment": seg,
+                    "model_version": self.model_version,
+                    "policy_version": pv,
+                }
+            )
+        self._audit(
+            req,
+            when,
+            results,
+            feats,
+            endpoint="score",
+            request_id=request_id,
+            key_id=key_id,
+            started=started,
+        )
+        return {
+            "request_id": request_id,
+            "model_version": self.model_version,
+            "policy_version": pv,
+            "results": results,
+        }
+
+    def segment_policy(
+        self, req: ScoreRequest, *, key_id: str | None = None, request_id: str | None = None
+    ) -> dict[str, Any]:
+        """Segment, policy, next actions with dates, credit action and priority per customer.
+
+        A customer's ``rating`` / ``p_bad``, when given, override the model's.
+
+        Returns:
+            A :class:`SegmentPolicyResponse`-shaped dict (plain JSON types).
+
+        Raises:
+            ApiError: 400 for input that breaks the contract, 503 when not ready.
+        """
+        from payer_model.policy.engine import decide_all
+
+        started = time.perf_counter()
+        self._require_ready()
+        request_id = request_id or uuid.uuid4().hex
+        tables, when, scored, feats = self._guard(self._scored, req)
+        for c in req.customers:
+            m = scored["customer_id"] == c.customer_id
+            if c.rating is not None:
+                scored.loc[m, "rating"] = c.rating
+            if c.p_bad is not None:
+                scored.loc[m, "p_bad"] = c.p_bad
+        decisions = self._guard(decide_all, tables, scored, when, self.policies)
+        results = [
+            d.model_dump(mode="json") | {"model_version": self.model_version} for d in decisions
+        ]
+        self._audit(
+            req,
+            when,
+            results,
+            feats,
+            endpoint="segment_policy",
+            request_id=request_id,
+            key_id=key_id,
+            started=started,
+        )
+        return {
+            "request_id": request_id,
+            "model_version": self.model_version,
+            "policy_version": self.policies.policy_version,
+            "results": results,
+        }
+
+    def metadata(self) -> dict[str, Any]:
+        """Model name, version and alias, training window, headline metrics, policy version."""
+        return {
+            "ready": self.ready,
+            "error": self.error,
+            "model_name": self.model_name,
+            "model_alias": self.alias,
+            "model_version": self.model_version if self.model is not None else None,
+            "run_id": self.run_id,
+            "training_window": self._meta.get("training_window"),
+            "metrics": self._meta.get("metrics"),
+            "policy_version": self.policies.policy_version,
+            "limits": {"customers": MAX_CUSTOMERS, "invoices_per_customer": MAX_INVOICES},
+        }
+
+    @staticmethod
+    def _guard(fn, *args: Any):
+        """Run ``fn``; map anything unforeseen on user data to 400 instead of a 500."""
+        try:
+            return fn(*args)
+        except ApiError:
+            raise
+        except Exception as exc:  # bad data must give a 4xx answer, never a 500
+            log.warning("request rejected: %s: %s", type(exc).__name__, exc, exc_info=True)
+            raise ApiError(400, f"input could not be processed: {type(exc).__name__}") from None

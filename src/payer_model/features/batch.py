@@ -1,0 +1,605 @@
+"""As-of customer features computed with DuckDB SQL (DESIGN §3).
+
+Everything is computed as of a cutoff T (start of day): an event dated T or later is unknown.
+The three clocks:
+
+* an invoice exists at T if ``invoice_date < T``;
+* it is paid at T only if ``paid_date < T``; otherwise it is open at T, even when it was
+  paid later, and feeds exposure and aging by ``T - due_date``;
+* a dispute, a write-off, a partial payment or a reminder counts only if dated before T.
+
+Cost grows gently with the number of cutoffs: lifetime statistics are sums and counts per
+customer and cutoff period, assigned with an ASOF join and accumulated with window sums;
+only bounded windows (12 months of payments, open invoices) are range-joined.
+
+The same function serves training (many cutoffs), batch scoring and the API (one cutoff).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import date
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from payer_model.config import LabelConfig
+from payer_model.features.labels import previous_period
+from payer_model.features.sqldialect import render
+
+log = logging.getLogger(__name__)
+
+NUMERIC_FEATURES: tuple[str, ...] = (
+    # history (lifetime, paid before T; credit notes excluded)
+    "paid_n",
+    "paid_amt",
+    "wmean_days_late",
+    "wmean_days_to_pay",
+    "share_late_0",
+    "share_late_15",
+    "share_late_30",
+    "max_days_late",
+    # history over the bounded window (12 months by default)
+    "paid_n_12m",
+    "wmean_days_late_12m",
+    "median_days_late_12m",
+    "p90_days_late_12m",
+    "max_days_late_12m",
+    "last5_mean_days_late",
+    # trend
+    "mean_days_late_90d",
+    "mean_days_late_prev90d",
+    "trend_days_late",
+    "inv_n_90d",
+    "inv_n_prev90d",
+    "inv_trend",
+    # exposure at T
+    "open_n",
+    "open_amt",
+    "overdue_n",
+    "overdue_amt",
+    "overdue_share",
+    "aging_1_30",
+    "aging_31_60",
+    "aging_61_90",
+    "aging_90p",
+    "oldest_overdue_days",
+    "credit_utilisation",
+    "open_disputed_n",
+    # activity
+    "tenure_days",
+    "days_since_last_invoice",
+    "days_since_last_payment",
+    "inv_n",
+    "mean_invoice_amt",
+    "billed_12m",
+    # disputes and write-offs
+    "disputes_n",
+    "dispute_rate",
+    "writeoffs_n",
+    "writeoff_amt",
+    # responsiveness to reminders
+    "reminders_12m",
+    "reminder_response_rate",
+    "reminders_per_paid",
+    # last period's realised label (observed in full by T)
+    "prev_label_code",
+    "prev_mean_days_late",
+    "prev_unpaid_share",
+    # static
+    "payment_terms_days",
+    "credit_limit",
+)
+"""Numeric features, in model order."""
+
+CATEGORICAL_FEATURES: tuple[str, ...] = ("customer_type", "industry", "country", "prev_label")
+KEY_COLUMNS: tuple[str, ...] = ("customer_id", "as_of")
+FEATURE_COLUMNS: tuple[str, ...] = (*KEY_COLUMNS, *NUMERIC_FEATURES, *CATEGORICAL_FEATURES)
+
+# Features where a larger value means worse payment behaviour or more exposure; used by
+# the monotone constraints and the behavioural tests.
+WORSE_WHEN_HIGHER: tuple[str, ...] = (
+    "wmean_days_late",
+    "share_late_0",
+    "max_days_late",
+    "max_days_late_12m",
+    "mean_days_late_prev90d",
+    "overdue_amt",
+    "aging_1_30",
+    "aging_31_60",
+    "writeoffs_n",
+    "prev_label_code",
+    "prev_mean_days_late",
+    "prev_unpaid_share",
+    "wmean_days_late_12m",
+    "median_days_late_12m",
+    "p90_days_late_12m",
+    "share_late_15",
+    "share_late_30",
+    "last5_mean_days_late",
+    "mean_days_late_90d",
+    "overdue_share",
+    "aging_61_90",
+    "aging_90p",
+    "oldest_overdue_days",
+)
+
+_EMPTY_PAYMENTS = pd.DataFrame(
+    {
+        "invoice_id": pd.Series(dtype=object),
+        "payment_date": pd.Series(dtype="datetime64[us]"),
+        "amount": pd.Series(dtype=float),
+    }
+)
+_EMPTY_REMINDERS = pd.DataFrame(
+    {
+        "invoice_id": pd.Series(dtype=object),
+        "sent_date": pd.Series(dtype="datetime64[us]"),
+    }
+)
+
+_SQL = """
+WITH cut AS (
+    SELECT t, k, lag(t, 1, DATE '0001-01-01') OVER (ORDER BY k) AS t_prev
+    FROM (
+        SELECT CAST(as_of AS DATE) AS t, row_number() OVER (ORDER BY as_of) AS k
+        FROM (SELECT DISTINCT as_of FROM cutoffs_in) d
+    ) ck
+),
+inv AS (
+    SELECT
+        CAST(customer_id AS STRING) AS customer_id,
+        CAST(invoice_id AS STRING) AS invoice_id,
+        CAST(invoice_date AS DATE) AS invoice_date,
+        CAST(due_date AS DATE) AS due_date,
+        CAST(paid_date AS DATE) AS paid_date,
+        CAST(amount AS DOUBLE) AS amount,
+        CAST(dispute_date AS DATE) AS dispute_date,
+        COALESCE(CAST(disputed AS BOOLEAN), FALSE) AS disputed,
+        CAST(written_off_date AS DATE) AS written_off_date,
+        (document_type = 'credit_note' OR amount < 0) AS is_cn
+    FROM invoices_in
+),
+real_inv AS (SELECT * FROM inv WHERE NOT is_cn),
+-- lifetime sums: each event goes to the first cutoff that sees it (event_date < T) ...
+paid_ev AS (
+    SELECT i.customer_id, c.k,
+        count(*) AS paid_n,
+        sum(i.amount) AS paid_amt,
+        sum(i.amount * DDIFF(i.paid_date, i.due_date)) AS late_amt,
+        sum(i.amount * DDIFF(i.paid_date, i.invoice_date)) AS dtp_amt,
+        count(*) FILTER (WHERE DDIFF(i.paid_date, i.due_date) > 0) AS late0_n,
+        count(*) FILTER (WHERE DDIFF(i.paid_date, i.due_date) > 15) AS late15_n,
+        count(*) FILTER (WHERE DDIFF(i.paid_date, i.due_date) > 30) AS late30_n,
+        max(DDIFF(i.paid_date, i.due_date)) AS max_late,
+        max(i.paid_date) AS last_paid
+    FROM real_inv i ASOF_CUT(i.paid_date)
+    WHERE i.paid_date IS NOT NULL
+    GROUP BY ALL
+),
+inv_ev AS (
+    SELECT i.customer_id, c.k,
+        count(*) AS inv_n,
+        sum(i.amount) AS inv_amt,
+        sum(DDIFF(i.due_date, i.invoice_date)) AS terms_sum,
+        min(i.invoice_date) AS first_inv,
+        max(i.invoice_date) AS last_inv
+    FROM real_inv i ASOF_CUT(i.invoice_date)
+    GROUP BY ALL
+),
+disp_ev AS (
+    SELECT i.customer_id, c.k, count(*) AS disputes_n
+    FROM real_inv i ASOF_CUT(i.dispute_date)
+    WHERE i.dispute_date IS NOT NULL
+    GROUP BY ALL
+),
+wo_ev AS (
+    SELECT i.customer_id, c.k, count(*) AS writeoffs_n, sum(i.amount) AS writeoff_amt
+    FROM real_inv i ASOF_CUT(i.written_off_date)
+    WHERE i.written_off_date IS NOT NULL
+    GROUP BY ALL
+),
+-- ... then a customer x cutoff grid accumulates them with window sums
+grid AS (
+    SELECT f.customer_id, c.k, c.t
+    FROM (SELECT customer_id, min(invoice_date) AS first_inv FROM real_inv GROUP BY ALL) f
+    JOIN cut c ON f.first_inv < c.t
+),
+life AS (
+    SELECT g.customer_id, g.k, g.t,
+        sum(coalesce(p.paid_n, 0)) OVER w AS paid_n,
+        sum(coalesce(p.paid_amt, 0)) OVER w AS paid_amt,
+        sum(coalesce(p.late_amt, 0)) OVER w AS late_amt,
+        sum(coalesce(p.dtp_amt, 0)) OVER w AS dtp_amt,
+        sum(coalesce(p.late0_n, 0)) OVER w AS late0_n,
+        sum(coalesce(p.late15_n, 0)) OVER w AS late15_n,
+        sum(coalesce(p.late30_n, 0)) OVER w AS late30_n,
+        max(p.max_late) OVER w AS max_late,
+        max(p.last_paid) OVER w AS last_paid,
+        sum(coalesce(v.inv_n, 0)) OVER w AS inv_n,
+        sum(coalesce(v.inv_amt, 0)) OVER w AS inv_amt,
+        sum(coalesce(v.terms_sum, 0)) OVER w AS terms_sum,
+        min(v.first_inv) OVER w AS first_inv,
+        max(v.last_inv) OVER w AS last_inv,
+        sum(coalesce(d.disputes_n, 0)) OVER w AS disputes_n,
+        sum(coalesce(o.writeoffs_n, 0)) OVER w AS writeoffs_n,
+        sum(coalesce(o.writeoff_amt, 0)) OVER w AS writeoff_amt
+    FROM grid g
+    LEFT JOIN paid_ev p USING (customer_id, k)
+    LEFT JOIN inv_ev v USING (customer_id, k)
+    LEFT JOIN disp_ev d USING (customer_id, k)
+    LEFT JOIN wo_ev o USING (customer_id, k)
+    WINDOW w AS (PARTITION BY g.customer_id ORDER BY g.k
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+),
+-- bounded window of payments: exact quantiles, recent means, the last five payments
+paid_win AS (
+    SELECT i.customer_id, c.k, c.t, i.amount, i.paid_date,
+        DDIFF(i.paid_date, i.due_date) AS dl,
+        row_number() OVER (PARTITION BY i.customer_id, c.k
+                           ORDER BY i.paid_date DESC, i.invoice_id DESC) AS rn
+    FROM real_inv i JOIN cut c
+      ON i.paid_date < c.t AND i.paid_date >= c.t - {window_days}
+),
+win AS (
+    SELECT customer_id, k,
+        count(*) AS paid_n_12m,
+        sum(amount * dl) / nullif(sum(amount), 0) AS wmean_days_late_12m,
+        QCONT(dl, 0.5) AS median_days_late_12m,
+        QCONT(dl, 0.9) AS p90_days_late_12m,
+        max(dl) AS max_days_late_12m,
+        avg(dl) FILTER (WHERE rn <= 5) AS last5_mean_days_late,
+        avg(dl) FILTER (WHERE paid_date >= t - {trend_days}) AS mean_days_late_90d,
+        avg(dl) FILTER (WHERE paid_date < t - {trend_days}
+                          AND paid_date >= t - 2 * {trend_days}) AS mean_days_late_prev90d
+    FROM paid_win GROUP BY ALL
+),
+inv_win AS (
+    SELECT i.customer_id, c.k,
+        count(*) FILTER (WHERE i.invoice_date >= c.t - {trend_days}) AS inv_n_90d,
+        count(*) FILTER (WHERE i.invoice_date < c.t - {trend_days}
+                           AND i.invoice_date >= c.t - 2 * {trend_days}) AS inv_n_prev90d,
+        sum(i.amount) AS billed_12m
+    FROM real_inv i JOIN cut c
+      ON i.invoice_date < c.t AND i.invoice_date >= c.t - {window_days}
+    GROUP BY ALL
+),
+-- exposure: invoices open at T (exists, not paid before T, not written off before T)
+open_inv AS (
+    SELECT i.customer_id, c.k, c.t, i.invoice_id, i.amount, i.due_date,
+        (i.disputed AND i.dispute_date < c.t) AS disputed_at_t
+    FROM real_inv i JOIN cut c
+      ON i.invoice_date < c.t
+     AND coalesce(least(i.paid_date, i.written_off_date), DATE '9999-12-31') >= c.t
+),
+open_rem AS (
+    SELECT o.customer_id, o.k, o.t, o.due_date, o.disputed_at_t,
+        greatest(o.amount - coalesce(sum(p.amount), 0), 0) AS remaining
+    FROM open_inv o
+    LEFT JOIN payments_in p
+      ON CAST(p.invoice_id AS STRING) = o.invoice_id AND CAST(p.payment_date AS DATE) < o.t
+    GROUP BY o.customer_id, o.k, o.t, o.invoice_id, o.amount, o.due_date, o.disputed_at_t
+),
+expo AS (
+    SELECT customer_id, k,
+        count(*) AS open_n,
+        sum(remaining) AS open_amt,
+        count(*) FILTER (WHERE due_date < t) AS overdue_n,
+        coalesce(sum(remaining) FILTER (WHERE due_date < t), 0) AS overdue_amt,
+        coalesce(sum(remaining) FILTER (WHERE DDIFF(t, due_date) BETWEEN 1 AND 30), 0)
+            AS aging_1_30,
+        coalesce(sum(remaining) FILTER (WHERE DDIFF(t, due_date) BETWEEN 31 AND 60), 0)
+            AS aging_31_60,
+        coalesce(sum(remaining) FILTER (WHERE DDIFF(t, due_date) BETWEEN 61 AND 90), 0)
+            AS aging_61_90,
+        coalesce(sum(remaining) FILTER (WHERE DDIFF(t, due_date) > 90), 0) AS aging_90p,
+        max(DDIFF(t, due_date)) FILTER (WHERE due_date < t) AS oldest_overdue_days,
+        count(*) FILTER (WHERE disputed_at_t) AS open_disputed_n
+    FROM open_rem GROUP BY ALL
+),
+-- responsiveness: reminders in the window; a reminder counts as answered when the invoice
+-- was paid within 7 days, judged only on reminders sent at least 7 days before T
+rem AS (
+    SELECT r.customer_id, c.k,
+        count(*) AS reminders_12m,
+        count(*) FILTER (WHERE r.sent_date < c.t - 7) AS resolved_n,
+        count(*) FILTER (WHERE r.sent_date < c.t - 7 AND r.paid_date >= r.sent_date
+                           AND r.paid_date <= r.sent_date + 7) AS answered_n
+    FROM (
+        SELECT i.customer_id, CAST(x.sent_date AS DATE) AS sent_date, i.paid_date
+        FROM reminders_in x JOIN real_inv i ON CAST(x.invoice_id AS STRING) = i.invoice_id
+    ) r JOIN cut c ON r.sent_date < c.t AND r.sent_date >= c.t - {window_days}
+    GROUP BY ALL
+),
+cust AS (
+    SELECT CAST(customer_id AS STRING) AS customer_id,
+        lower(coalesce(CAST(customer_type AS STRING), 'company')) AS customer_type,
+        coalesce(CAST(industry AS STRING), 'unknown') AS industry,
+        coalesce(CAST(country AS STRING), 'unknown') AS country,
+        CAST(payment_terms_days AS DOUBLE) AS payment_terms_days,
+        CAST(credit_limit AS DOUBLE) AS credit_limit,
+        CAST(created_date AS DATE) AS created_date
+    FROM customers_in
+)
+SELECT
+    l.customer_id,
+    TS(l.t) AS as_of,
+    CAST(l.paid_n AS DOUBLE) AS paid_n,
+    l.paid_amt,
+    l.late_amt / nullif(l.paid_amt, 0) AS wmean_days_late,
+    l.dtp_amt / nullif(l.paid_amt, 0) AS wmean_days_to_pay,
+    l.late0_n / nullif(l.paid_n, 0) AS share_late_0,
+    l.late15_n / nullif(l.paid_n, 0) AS share_late_15,
+    l.late30_n / nullif(l.paid_n, 0) AS share_late_30,
+    CAST(l.max_late AS DOUBLE) AS max_days_late,
+    CAST(coalesce(w.paid_n_12m, 0) AS DOUBLE) AS paid_n_12m,
+    w.wmean_days_late_12m,
+    w.median_days_late_12m,
+    w.p90_days_late_12m,
+    CAST(w.max_days_late_12m AS DOUBLE) AS max_days_late_12m,
+    w.last5_mean_days_late,
+    w.mean_days_late_90d,
+    w.mean_days_late_prev90d,
+    w.mean_days_late_90d - w.mean_days_late_prev90d AS trend_days_late,
+    CAST(coalesce(v.inv_n_90d, 0) AS DOUBLE) AS inv_n_90d,
+    CAST(coalesce(v.inv_n_prev90d, 0) AS DOUBLE) AS inv_n_prev90d,
+    (coalesce(v.inv_n_90d, 0) - coalesce(v.inv_n_prev90d, 0))
+        / (coalesce(v.inv_n_90d, 0) + coalesce(v.inv_n_prev90d, 0) + CAST(1 AS DOUBLE))
+        AS inv_trend,
+    CAST(coalesce(e.open_n, 0) AS DOUBLE) AS open_n,
+    coalesce(e.open_amt, 0.0) AS open_amt,
+    CAST(coalesce(e.overdue_n, 0) AS DOUBLE) AS overdue_n,
+    coalesce(e.overdue_amt, 0.0) AS overdue_amt,
+    coalesce(e.overdue_amt / nullif(e.open_amt, 0), 0.0) AS overdue_share,
+    coalesce(e.aging_1_30, 0.0) AS aging_1_30,
+    coalesce(e.aging_31_60, 0.0) AS aging_31_60,
+    coalesce(e.aging_61_90, 0.0) AS aging_61_90,
+    coalesce(e.aging_90p, 0.0) AS aging_90p,
+    CAST(coalesce(e.oldest_overdue_days, 0) AS DOUBLE) AS oldest_overdue_days,
+    coalesce(e.open_amt, 0.0) / nullif(cu.credit_limit, 0) AS credit_utilisation,
+    CAST(coalesce(e.open_disputed_n, 0) AS DOUBLE) AS open_disputed_n,
+    CAST(DDIFF(l.t, CASE WHEN cu.created_date < l.first_inv THEN cu.created_date
+                         ELSE l.first_inv END) AS DOUBLE) AS tenure_days,
+    CAST(DDIFF(l.t, l.last_inv) AS DOUBLE) AS days_since_last_invoice,
+    CAST(DDIFF(l.t, l.last_paid) AS DOUBLE) AS days_since_last_payment,
+    CAST(l.inv_n AS DOUBLE) AS inv_n,
+    l.inv_amt / nullif(l.inv_n, 0) AS mean_invoice_amt,
+    coalesce(v.billed_12m, 0.0) AS billed_12m,
+    CAST(l.disputes_n AS DOUBLE) AS disputes_n,
+    l.disputes_n / nullif(l.inv_n, 0) AS dispute_rate,
+    CAST(l.writeoffs_n AS DOUBLE) AS writeoffs_n,
+    l.writeoff_amt,
+    CAST(coalesce(r.reminders_12m, 0) AS DOUBLE) AS reminders_12m,
+    r.answered_n / nullif(r.resolved_n, 0) AS reminder_response_rate,
+    coalesce(r.reminders_12m, 0) / nullif(coalesce(w.paid_n_12m, 0), 0) AS reminders_per_paid,
+    coalesce(cu.payment_terms_days, l.terms_sum / nullif(l.inv_n, 0)) AS payment_terms_days,
+    cu.credit_limit,
+    coalesce(cu.customer_type, 'company') AS customer_type,
+    coalesce(cu.industry, 'unknown') AS industry,
+    coalesce(cu.country, 'unknown') AS country
+FROM life l
+LEFT JOIN win w USING (customer_id, k)
+LEFT JOIN inv_win v USING (customer_id, k)
+LEFT JOIN expo e USING (customer_id, k)
+LEFT JOIN rem r USING (customer_id, k)
+LEFT JOIN cust cu USING (customer_id)
+ORDER BY l.t, l.customer_id
+"""
+
+
+def feature_sql(window_days: int = 365, trend_days: int = 90, dialect: str = "duckdb") -> str:
+    """The feature query over the ``*_in`` views, rendered for one SQL engine."""
+    return render(_SQL.format(window_days=int(window_days), trend_days=int(trend_days)), dialect)
+
+
+def _as_timestamps(as_of: date | str | pd.Timestamp | Iterable) -> pd.DatetimeIndex:
+    if isinstance(as_of, str | date | pd.Timestamp):
+        as_of = [as_of]
+    idx = pd.DatetimeIndex(pd.to_datetime(list(as_of))).normalize().unique().sort_values()
+    if len(idx) == 0:
+        raise ValueError("at least one as-of date is required")
+    return idx
+
+
+class FeatureResourceError(MemoryError):
+    """DuckDB ran out of memory or spill space; the message names the settings to change."""
+
+
+def connect(temp_dir: str | None = None, memory_limit: str | None = None):
+    """Open an in-memory DuckDB connection with optional spill directory and memory cap.
+
+    Args:
+        temp_dir: folder where DuckDB spills intermediate results larger than the memory
+            limit (``PAYER_DUCKDB_TEMP_DIR``); ``""`` disables spilling.
+        memory_limit: DuckDB memory cap such as ``"4GB"`` (``PAYER_DUCKDB_MEMORY_LIMIT``).
+    """
+    con = duckdb.connect()
+    if temp_dir is not None:
+        con.execute("SET temp_directory = ?", [str(temp_dir)])
+    if memory_limit:
+        con.execute("SET memory_limit = ?", [str(memory_limit)])
+    return con
+
+
+def connect_from_settings(settings=None):
+    """A connection configured from :class:`payer_model.config.Settings` (environment)."""
+    from payer_model.config import Settings
+
+    settings = settings or Settings()
+    return connect(settings.duckdb_temp_dir, settings.duckdb_memory_limit)
+
+
+def engine_options(engine: str = "duckdb") -> dict:
+    """Keyword arguments for :func:`build_features` that select and configure an engine.
+
+    ``duckdb``: a connection with the spill directory and memory cap from the environment
+    (``PAYER_DUCKDB_TEMP_DIR``, ``PAYER_DUCKDB_MEMORY_LIMIT``). ``spark``: the active or a
+    new SparkSession (master and resources as configured by spark-submit).
+    """
+    if engine == "spark":
+        from payer_model.features.spark import spark_session
+
+        return {"engine": "spark", "spark": spark_session()}
+    if engine != "duckdb":
+        raise ValueError(f"unknown engine {engine!r}; expected 'duckdb' or 'spark'")
+    return {"engine": "duckdb", "con": connect_from_settings()}
+
+
+def _resource_error(con, exc: Exception) -> FeatureResourceError | None:
+    """A clear one-line error for out-of-memory / out-of-disk, None for other errors."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, duckdb.IOException) and not any(
+        w in text.lower() for w in ("space", "disk", "temp", "spill")
+    ):
+        return None
+    try:
+        ((limit, temp),) = con.execute(
+            "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+        ).fetchall()
+    except duckdb.Error:  # the connection itself may be unusable after the failure
+        limit, temp = "?", "?"
+    return FeatureResourceError(
+        f"feature query ran out of {'memory' if 'memory' in text.lower() else 'disk'} "
+        f"(memory_limit={limit}, temp_directory={temp or 'none'}): raise "
+        "PAYER_DUCKDB_MEMORY_LIMIT or point PAYER_DUCKDB_TEMP_DIR at a disk with free space "
+        f"so DuckDB can spill; DuckDB said: {text}"
+    )
+
+
+def _customers_frame(customers: pd.DataFrame | None, invoices: pd.DataFrame) -> pd.DataFrame:
+    cols = ["customer_type", "industry", "country", "payment_terms_days", "credit_limit"]
+    if customers is None or len(customers) == 0:
+        ids = pd.unique(invoices["customer_id"].astype(str))
+        customers = pd.DataFrame({"customer_id": ids})
+    out = pd.DataFrame({"customer_id": customers["customer_id"].astype(str)})
+    for col in cols:
+        out[col] = customers.get(col)
+    out["created_date"] = (
+        pd.to_datetime(customers["created_date"])
+        if "created_date" in customers
+        else pd.Series(pd.NaT, index=customers.index, dtype="datetime64[us]")
+    )
+    return out
+
+
+def _invoices_frame(invoices: pd.DataFrame) -> pd.DataFrame:
+    # a shallow column selection: no copy of 10M-row string columns, DuckDB scans in place
+    inv = pd.DataFrame({c: invoices[c] for c in invoices.columns})
+    defaults = {
+        "document_type": "invoice",
+        "paid_date": pd.NaT,
+        "dispute_date": pd.NaT,
+        "written_off_date": pd.NaT,
+        "disputed": False,
+    }
+    for col, val in defaults.items():
+        if col not in inv:
+            inv[col] = val
+    for col in ("invoice_date", "due_date", "paid_date", "dispute_date", "written_off_date"):
+        if not pd.api.types.is_datetime64_any_dtype(inv[col]):
+            inv[col] = pd.to_datetime(inv[col])
+    return inv[
+        [
+            "invoice_id",
+            "customer_id",
+            "invoice_date",
+            "due_date",
+            "paid_date",
+            "amount",
+            "document_type",
+            "disputed",
+            "dispute_date",
+            "written_off_date",
+        ]
+    ]
+
+
+def build_features(
+    invoices: pd.DataFrame,
+    as_of: date | str | Sequence,
+    *,
+    customers: pd.DataFrame | None = None,
+    payments: pd.DataFrame | None = None,
+    reminders: pd.DataFrame | None = None,
+    window_days: int = 365,
+    trend_days: int = 90,
+    labels: LabelConfig | None = None,
+    con=None,
+    engine: str = "duckdb",
+    spark=None,
+) -> pd.DataFrame:
+    """Compute customer features as of one or many cutoffs.
+
+    Args:
+        invoices: invoices in the data-contract shape (dates as datetimes, amount float).
+        as_of: one cutoff or a sequence of cutoffs (start of day; events dated on or after
+            a cutoff are unknown at it).
+        customers: customers table; derived from the invoices when None.
+        payments: partial payments (invoice_id, payment_date, amount); optional.
+        reminders: reminders (invoice_id, sent_date, ...); optional.
+        window_days: bounded window for quantiles and 12-month statistics.
+        trend_days: length of the recent and prior windows of the trend features.
+        labels: label definition for last period's label (defaults when None).
+        con: an open DuckDB connection to reuse (the API keeps one).
+        engine: ``"duckdb"`` (embedded, default) or ``"spark"``: the same SQL rendered for
+            Spark (:mod:`payer_model.features.spark`).
+        spark: the SparkSession for ``engine="spark"`` (a local one is started if None).
+
+    Returns:
+        One row per customer and cutoff for customers with at least one invoice before the
+        cutoff, columns ``FEATURE_COLUMNS``.
+    """
+    if engine == "spark":
+        from payer_model.features.spark import build_features_spark, spark_session
+
+        return build_features_spark(
+            spark or spark_session(),
+            invoices,
+            as_of,
+            customers=customers,
+            payments=payments,
+            reminders=reminders,
+            window_days=window_days,
+            trend_days=trend_days,
+            labels=labels,
+        )
+    if engine != "duckdb":
+        raise ValueError(f"unknown engine {engine!r}; expected 'duckdb' or 'spark'")
+    cutoffs = _as_timestamps(as_of)
+    own = con is None
+    con = con or connect()
+    try:
+        con.register("invoices_in", _invoices_frame(invoices))
+        con.register("customers_in", _customers_frame(customers, invoices))
+        pay = payments if payments is not None and len(payments) else _EMPTY_PAYMENTS
+        con.register("payments_in", pay[["invoice_id", "payment_date", "amount"]])
+        rem = reminders if reminders is not None and len(reminders) else _EMPTY_REMINDERS
+        con.register("reminders_in", rem[["invoice_id", "sent_date"]])
+        con.register("cutoffs_in", pd.DataFrame({"as_of": cutoffs}))
+        sql = feature_sql(window_days, trend_days, "duckdb")
+        try:
+            out = con.execute(sql).df()
+        except (duckdb.OutOfMemoryException, duckdb.IOException) as exc:
+            if hasattr(con, "abort"):  # a failed streaming fetch leaves the result open
+                con.abort()
+            clear = _resource_error(con, exc)
+            if clear is None:
+                raise
+            raise clear from exc
+    finally:
+        for view in ("invoices_in", "customers_in", "payments_in", "reminders_in", "cutoffs_in"):
+            con.unregister(view)
+        if own:
+            con.close()
+    out["customer_id"] = out["customer_id"].astype(str)
+    out["as_of"] = pd.to_datetime(out["as_of"]).astype("datetime64[us]")
+    prev = previous_period(invoices, cutoffs, labels or LabelConfig())
+    out = out.merge(prev, on=["customer_id", "as_of"], how="left")
+    out["prev_label"] = out["prev_label"].fillna("none")
+    for col in NUMERIC_FEATURES:
+        out[col] = out[col].astype(np.float64)
+    for col in CATEGORICAL_FEATURES:
+        out[col] = out[col].astype(str)
+    return out[list(FEATURE_COLUMNS)].reset_index(drop=True)

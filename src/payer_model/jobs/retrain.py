@@ -1,0 +1,161 @@
+"""Periodic retraining job (DESIGN §8): idempotent wrapper around ``pipeline.train``.
+
+The same data fingerprint and the same config hash reuse the earlier MLflow run: no new
+model is trained and no version is registered. Otherwise a challenger is trained;
+``pipeline.train`` compares it with the champion on the same out-of-time window and
+promotes it only through the gate. The decision is tagged on the run and written to the
+audit store (source ``retrain``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+
+def config_hash(cfg) -> str:
+    """Short sha256 of the resolved training config."""
+    return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:16]
+
+
+def tables_as_of(
+    tables: Mapping[str, pd.DataFrame | None], as_of: Any
+) -> dict[str, pd.DataFrame | None]:
+    """The tables as they were known before ``as_of`` (later events removed)."""
+    t = pd.Timestamp(as_of)
+    out: dict[str, pd.DataFrame | None] = dict(tables)
+    inv = tables["invoices"]
+    inv = inv[pd.to_datetime(inv["invoice_date"]) < t].copy()
+    for col in ("paid_date", "dispute_date", "written_off_date"):
+        if col in inv.columns:
+            late = pd.to_datetime(inv[col]) >= t
+            inv.loc[late, col] = pd.NaT
+            if col == "paid_date" and "paid_amount" in inv.columns:
+                inv.loc[late, "paid_amount"] = float("nan")
+            if col == "dispute_date" and "disputed" in inv.columns:
+                inv.loc[late, "disputed"] = False
+    out["invoices"] = inv
+    for name, col in (("payments", "payment_date"), ("reminders", "sent_date")):
+        df = tables.get(name)
+        if df is not None and len(df):
+            out[name] = df[pd.to_datetime(df[col]) < t]
+    return out
+
+
+def find_run(experiment: str, fingerprint: str, chash: str) -> dict[str, Any] | None:
+    """Latest finished run with these ``data_fingerprint`` and ``config_hash`` tags."""
+    import mlflow
+
+    exp = mlflow.get_experiment_by_name(experiment)
+    if exp is None:
+        return None
+    runs = mlflow.search_runs(
+        experiment_ids=[exp.experiment_id],
+        filter_string=(
+            f"tags.data_fingerprint = '{fingerprint}' and "
+            f"tags.config_hash = '{chash}' and attributes.status = 'FINISHED'"
+        ),
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+        output_format="list",
+    )
+    if not runs:
+        return None
+    r = runs[0]
+    return {"run_id": r.info.run_id, "tags": dict(r.data.tags)}
+
+
+def retrain(
+    tables: Mapping[str, pd.DataFrame | None],
+    cfg,
+    *,
+    tracking_uri: str,
+    config_path: str | Path | None = None,
+    as_of: Any = None,
+    audit_db: str | Path | None = None,
+) -> dict[str, Any]:
+    """Train a challenger on the newest window unless this data and config were seen.
+
+    Returns:
+        ``run_id``, ``model_version``, ``promoted``, ``reused``, ``data_fingerprint``,
+        ``config_hash``, ``decision`` and the gate checks.
+    """
+    import mlflow
+
+    from payer_model.adapters import registry
+    from payer_model.api.audit import AuditStore
+    from payer_model.jobs.train import data_fingerprint, train
+
+    data = tables_as_of(tables, as_of) if as_of is not None else dict(tables)
+    fingerprint, chash = data_fingerprint(data), config_hash(cfg)
+    registry.configure(tracking_uri)
+    previous = find_run(cfg.experiment, fingerprint, chash)
+    if previous is not None:
+        tags = previous["tags"]
+        log.info(
+            "retrain: data %s and config %s already trained in run %s",
+            fingerprint,
+            chash,
+            previous["run_id"],
+        )
+        return {
+            "reused": True,
+            "run_id": previous["run_id"],
+            "model_version": tags.get("model_version"),
+            "promoted": tags.get("retrain_decision") == "promoted",
+            "decision": tags.get("retrain_decision"),
+            "data_fingerprint": fingerprint,
+            "config_hash": chash,
+            "gate": tags.get("gate"),
+        }
+    metrics = train(data, cfg, tracking_uri=tracking_uri, config_path=config_path)
+    decision = "promoted" if metrics["promoted"] else "kept_champion"
+    client = mlflow.MlflowClient()
+    for key, value in {
+        "config_hash": chash,
+        "job": "retrain",
+        "retrain_decision": decision,
+        "model_version": metrics["model_version"],
+        "as_of": str(pd.Timestamp(as_of).date()) if as_of is not None else "",
+    }.items():
+        client.set_tag(metrics["run_id"], key, value)
+    client.set_model_version_tag(
+        cfg.registered_model, metrics["model_version"], "retrain_decision", decision
+    )
+    if audit_db is not None:
+        AuditStore(audit_db).record_decisions(
+            [
+                {
+                    "customer_id": "*",
+                    "as_of": str(pd.Timestamp(as_of).date()) if as_of else "",
+                    "model_version": metrics["model_version"],
+                    "reasons": metrics["gate"]["checks"],
+                    "payload": {
+                        "decision": decision,
+                        "run_id": metrics["run_id"],
+                        "data_fingerprint": fingerprint,
+                        "config_hash": chash,
+                        "message": metrics["message"],
+                    },
+                }
+            ],
+            source="retrain",
+        )
+    return {
+        "reused": False,
+        "run_id": metrics["run_id"],
+        "model_version": metrics["model_version"],
+        "promoted": metrics["promoted"],
+        "decision": decision,
+        "data_fingerprint": fingerprint,
+        "config_hash": chash,
+        "gate": metrics["gate"],
+        "message": metrics["message"],
+    }

@@ -1,0 +1,513 @@
+"""Rating models: XGBoost multiclass and the rule rating, with one interface.
+
+Both follow the estimator contract (``__init__`` stores parameters, fitted attributes end in
+``_``, ``fit`` returns ``self``) and save to a folder of JSON + XGBoost UBJSON, never pickle,
+so the API can load them safely and fast. :func:`load_bundle` reads either kind back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from payer_model.modelling.baselines import rule_rating
+from payer_model.config import LabelConfig
+from payer_model.features.batch import NUMERIC_FEATURES, WORSE_WHEN_HIGHER
+from payer_model.data.schema import CUSTOMER_TYPES, RATINGS, UNRATED
+
+log = logging.getLogger(__name__)
+
+SPEC_FILE = "spec.json"
+_MAX_CATEGORIES = 30
+_MIN_CATEGORY_SHARE = 0.01
+
+
+def _vocabulary(values: pd.Series) -> list[str]:
+    share = values.astype(str).value_counts(normalize=True)
+    keep = share[share >= _MIN_CATEGORY_SHARE].index[:_MAX_CATEGORIES]
+    return sorted(str(v) for v in keep)
+
+
+class FeatureEncoder:
+    """Numeric features plus one-hot categories, as float32 in a fixed column order."""
+
+    def __init__(self, vocab: dict[str, list[str]] | None = None) -> None:
+        self.vocab = vocab
+
+    def fit(self, features: pd.DataFrame) -> FeatureEncoder:
+        """Learn the industry and country vocabularies from training rows."""
+        self.vocab = {
+            "customer_type": list(CUSTOMER_TYPES),
+            "industry": _vocabulary(features["industry"]),
+            "country": _vocabulary(features["country"]),
+        }
+        return self
+
+    @property
+    def columns(self) -> list[str]:
+        """Model input column names, in order."""
+        assert self.vocab is not None, "encoder not fitted"
+        cols = list(NUMERIC_FEATURES)
+        for cat, values in self.vocab.items():
+            cols += [f"{cat}={v}" for v in values]
+        return cols
+
+    def transform(self, features: pd.DataFrame) -> np.ndarray:
+        """Float32 matrix (rows x columns); unknown categories are all-zero."""
+        assert self.vocab is not None, "encoder not fitted"
+        parts = [features[list(NUMERIC_FEATURES)].to_numpy(dtype=np.float32, na_value=np.nan)]
+        for cat, values in self.vocab.items():
+            col = features[cat].astype(str).to_numpy()
+            parts.append(
+                (col[:, None] == np.asarray(values, dtype=object)[None, :]).astype(np.float32)
+            )
+        return np.ascontiguousarray(np.hstack(parts), dtype=np.float32)
+
+
+def feature_reference(features: pd.DataFrame) -> dict[str, float]:
+    """Portfolio reference for reason codes: the training median of each numeric feature."""
+    med = features[list(NUMERIC_FEATURES)].median(numeric_only=True)
+    return {k: float(v) for k, v in med.items() if pd.notna(v)}
+
+
+def balanced_weights(y: np.ndarray) -> np.ndarray:
+    """Per-row weights n / (k * n_class) so rare classes count as much as common ones."""
+    counts = np.bincount(y, minlength=len(RATINGS)).astype(float)
+    present = counts > 0
+    w = np.zeros_like(counts)
+    w[present] = len(y) / (present.sum() * counts[present])
+    return w[y]
+
+
+class Calibrator:
+    """Monotone probability calibration for one binary booster: isotonic or sigmoid.
+
+    The method is chosen by 2-fold cross-fitted log loss on the time-later validation slice
+    (isotonic tends to win on large slices, sigmoid on small ones), then refitted on the
+    whole slice. Both maps are non-decreasing, so calibration keeps the monotone guarantee.
+    Stored as plain numbers (JSON), never pickled.
+    """
+
+    def __init__(self, method: str = "identity", params: dict[str, Any] | None = None) -> None:
+        self.method = method
+        self.params = params or {}
+
+    @staticmethod
+    def _fit_method(method: str, p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+        if method == "isotonic":
+            from sklearn.isotonic import IsotonicRegression
+
+            iso = IsotonicRegression(y_min=1e-4, y_max=1 - 1e-4, out_of_bounds="clip")
+            iso.fit(p, y)
+            return {"x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()}
+        from sklearn.linear_model import LogisticRegression
+
+        lr = LogisticRegression(C=1e4).fit(_logit(p)[:, None], y)
+        a = max(float(lr.coef_[0, 0]), 1e-6)  # keep it increasing
+        return {"a": a, "b": float(lr.intercept_[0])}
+
+    @staticmethod
+    def _apply(method: str, params: dict[str, Any], p: np.ndarray) -> np.ndarray:
+        if method == "isotonic":
+            return np.interp(p, params["x"], params["y"])
+        if method == "sigmoid":
+            return 1.0 / (1.0 + np.exp(-(params["a"] * _logit(p) + params["b"])))
+        return p
+
+    def fit(self, p: np.ndarray, y: np.ndarray) -> Calibrator:
+        """Choose and fit the calibration map on validation probabilities ``p``."""
+        y = np.asarray(y, dtype=float)
+        if len(np.unique(y)) < 2 or len(y) < 20:
+            self.method, self.params = "identity", {}
+            return self
+        rng = np.random.default_rng(0)
+        fold = rng.integers(0, 2, len(y))
+        losses = {}
+        for method in ("isotonic", "sigmoid"):
+            loss = 0.0
+            for k in (0, 1):
+                tr, te = fold != k, fold == k
+                if len(np.unique(y[tr])) < 2:
+                    loss = np.inf
+                    break
+                q = np.clip(
+                    self._apply(method, self._fit_method(method, p[tr], y[tr]), p[te]),
+                    1e-6,
+                    1 - 1e-6,
+                )
+                loss -= float(np.sum(y[te] * np.log(q) + (1 - y[te]) * np.log(1 - q)))
+            losses[method] = loss
+        self.method = min(losses, key=losses.get)
+        self.params = self._fit_method(self.method, p, y)
+        self.cv_log_loss_ = {k: v / len(y) for k, v in losses.items()}
+        return self
+
+    def transform(self, p: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities."""
+        return self._apply(self.method, self.params, np.asarray(p, dtype=np.float64))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {"method": self.method, "params": self.params}
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+class XGBRatingModel:
+    """Ordinal XGBoost rating: two monotone binary boosters and two thresholds.
+
+    Ratings are ordered (good < average < bad), so the model learns the two cumulative
+    probabilities ``A = P(rating >= average)`` and ``B = P(rating = bad)`` with binary
+    boosters constrained to be non-decreasing in every lateness and overdue feature
+    (``WORSE_WHEN_HIGHER``). The class probabilities are ``(1 - A, A - B, B)`` and the rating
+    is ``bad`` when ``B >= tau_bad``, else ``average`` when ``A >= tau_avg``, else ``good``,
+    with thresholds chosen on the time-later validation slice. Worse payment history can
+    therefore never improve the rating: this holds by construction, not on average.
+    """
+
+    kind = "xgboost"
+
+    def __init__(
+        self,
+        params: dict[str, Any] | None = None,
+        num_boost_round: int = 600,
+        early_stopping_rounds: int = 40,
+        class_weights: str = "balanced",
+        seed: int = 0,
+    ) -> None:
+        self.params = dict(params or {})
+        self.num_boost_round = num_boost_round
+        self.early_stopping_rounds = early_stopping_rounds
+        self.class_weights = class_weights
+        self.seed = seed
+
+    def _monotone(self, columns: list[str]) -> str:
+        worse = set(WORSE_WHEN_HIGHER)
+        return "(" + ",".join("1" if c in worse else "0" for c in columns) + ")"
+
+    def _fit_one(self, x, target, w, xv, tv, wv, cols):
+        import xgboost as xgb
+
+        dtrain = xgb.DMatrix(x, label=target, weight=w, feature_names=cols)
+        evals = [(dtrain, "train")]
+        if xv is not None:
+            evals.append((xgb.DMatrix(xv, label=tv, weight=wv, feature_names=cols), "val"))
+        params = {
+            "objective": "binary:logistic",
+            "eval_metric": "logloss",
+            "tree_method": "hist",
+            "seed": self.seed,
+            "nthread": 2,
+            "monotone_constraints": self._monotone(cols),
+            **self.params,
+        }
+        booster = xgb.train(
+            params,
+            dtrain,
+            num_boost_round=self.num_boost_round,
+            evals=evals,
+            early_stopping_rounds=self.early_stopping_rounds if len(evals) > 1 else None,
+            verbose_eval=False,
+        )
+        best = getattr(booster, "best_iteration", None)
+        best = self.num_boost_round - 1 if best is None else int(best)
+        return booster[: best + 1]
+
+    def fit(
+        self,
+        train: pd.DataFrame,
+        y_train: np.ndarray,
+        val: pd.DataFrame | None = None,
+        y_val: np.ndarray | None = None,
+    ) -> XGBRatingModel:
+        """Train both boosters with early stopping on validation, then pick thresholds."""
+        self.encoder_ = FeatureEncoder().fit(train)
+        self.reference_ = feature_reference(train)
+        cols = self.encoder_.columns
+        x = self.encoder_.transform(train)
+        has_val = val is not None and len(val) > 0
+        xv = self.encoder_.transform(val) if has_val else None
+        balanced = self.class_weights == "balanced"
+        w = balanced_weights(y_train) if balanced else None
+        wv = balanced_weights(y_val) if balanced and has_val else None
+        self.boosters_ = [
+            self._fit_one(
+                x,
+                (y_train >= k).astype(float),
+                w,
+                xv,
+                None if not has_val else (y_val >= k).astype(float),
+                wv,
+                cols,
+            )
+            for k in (1, 2)
+        ]
+        self.best_iteration_ = max(b.num_boosted_rounds() for b in self.boosters_)
+        self.calibrators_ = [Calibrator(), Calibrator()]
+        self.thresholds_ = (0.5, 0.5)
+        if has_val:
+            raw = self._raw(xv)
+            # Class weights skew the raw probabilities; calibrate each booster on the
+            # time-later validation slice, then choose thresholds on calibrated values.
+            self.calibrators_ = [
+                Calibrator().fit(raw[:, k], (y_val >= k + 1).astype(float)) for k in (0, 1)
+            ]
+            self.thresholds_ = _best_thresholds(self._cumulative(xv), y_val)
+        return self
+
+    def _raw(self, x: np.ndarray) -> np.ndarray:
+        return np.column_stack(
+            [np.asarray(b.inplace_predict(x), dtype=np.float64) for b in self.boosters_]
+        )
+
+    def _cumulative(self, x: np.ndarray) -> np.ndarray:
+        raw = self._raw(x)
+        a = self.calibrators_[0].transform(raw[:, 0])
+        b = self.calibrators_[1].transform(raw[:, 1])
+        return np.column_stack([a, np.minimum(a, b)])
+
+    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        """Class probabilities (n, 3) in ``RATINGS`` order."""
+        if len(features) == 0:
+            return np.zeros((0, len(RATINGS)))
+        return _cumulative_to_proba(self._cumulative(self.encoder_.transform(features)))
+
+    def predict_rating(self, features: pd.DataFrame) -> np.ndarray:
+        """Rating per row from the cumulative probabilities and thresholds."""
+        if len(features) == 0:
+            return np.asarray([], dtype=object)
+        cum = self._cumulative(self.encoder_.transform(features))
+        idx = _decide(cum, self.thresholds_)
+        return np.asarray(RATINGS, dtype=object)[idx]
+
+    def contributions(self, features: pd.DataFrame) -> np.ndarray:
+        """SHAP contributions (n, 2 boosters, columns + bias) from ``pred_contribs``."""
+        import xgboost as xgb
+
+        d = xgb.DMatrix(self.encoder_.transform(features), feature_names=self.encoder_.columns)
+        return np.stack(
+            [np.asarray(b.predict(d, pred_contribs=True)) for b in self.boosters_], axis=1
+        )
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``spec.json`` and one UBJSON file per booster into ``path``."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        files = []
+        for k, booster in enumerate(self.boosters_):
+            name = f"booster_{k}.ubj"
+            booster.save_model(path / name)
+            files.append(name)
+        spec = {
+            "kind": self.kind,
+            "classes": list(RATINGS),
+            "vocab": self.encoder_.vocab,
+            "columns": self.encoder_.columns,
+            "boosters": files,
+            "thresholds": list(self.thresholds_),
+            "calibrators": [c.to_dict() for c in self.calibrators_],
+            "reference": self.reference_,
+            "best_iteration": self.best_iteration_,
+            "params": self.params,
+            "num_boost_round": self.num_boost_round,
+            "seed": self.seed,
+        }
+        (path / SPEC_FILE).write_text(json.dumps(spec, indent=2))
+        return path
+
+    @classmethod
+    def from_spec(cls, spec: dict, path: Path) -> XGBRatingModel:
+        """Rebuild from a saved folder (no pickle)."""
+        import xgboost as xgb
+
+        m = cls(spec.get("params"), spec.get("num_boost_round", 0), seed=spec.get("seed", 0))
+        m.encoder_ = FeatureEncoder(spec["vocab"])
+        if m.encoder_.columns != spec["columns"]:
+            raise ValueError("model columns do not match this version's feature list")
+        m.boosters_ = []
+        for name in spec["boosters"]:
+            booster = xgb.Booster()
+            booster.load_model(str(path / name))
+            booster.set_param({"nthread": 1})
+            m.boosters_.append(booster)
+        m.thresholds_ = tuple(spec["thresholds"])
+        m.calibrators_ = [Calibrator(c["method"], c["params"]) for c in spec["calibrators"]]
+        m.reference_ = spec.get("reference", {})
+        m.best_iteration_ = int(spec["best_iteration"])
+        return m
+
+
+def _cumulative_to_proba(cum: np.ndarray) -> np.ndarray:
+    a, b = cum[:, 0], cum[:, 1]
+    return np.column_stack([1.0 - a, a - b, b])
+
+
+def _decide(cum: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
+    tau_avg, tau_bad = thresholds
+    return np.where(cum[:, 1] >= tau_bad, 2, np.where(cum[:, 0] >= tau_avg, 1, 0))
+
+
+def _best_thresholds(cum: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Thresholds maximising validation macro-F1 (grid search; ties keep 0.5)."""
+    from sklearn.metrics import f1_score
+
+    grid = np.round(np.arange(0.2, 0.81, 0.05), 2)
+    present = sorted(set(y.tolist()))
+    best, best_f1 = (0.5, 0.5), -1.0
+    for ta in grid:
+        for tb in grid:
+            f1 = f1_score(
+                y, _decide(cum, (ta, tb)), labels=present, average="macro", zero_division=0
+            )
+            if f1 > best_f1 + 1e-9:
+                best, best_f1 = (float(ta), float(tb)), f1
+    return best
+
+
+class LookupModel:
+    """Probabilities P(label | key) learnt on training rows, with Laplace smoothing.
+
+    The predicted rating is the key itself (the baseline's own answer); rows without a key
+    fall back to the most frequent training label.
+    """
+
+    kind = "lookup"
+
+    def key(self, features: pd.DataFrame) -> pd.Series:
+        """The baseline's own rating per row (None where it has no answer)."""
+        raise NotImplementedError
+
+    def fit(self, train: pd.DataFrame, y_train: np.ndarray) -> LookupModel:
+        """Learn the probability table."""
+        keys = self.key(train).fillna("none").astype(str).to_numpy()
+        table: dict[str, list[float]] = {}
+        for k in [*RATINGS, "none"]:
+            counts = np.bincount(y_train[keys == k], minlength=len(RATINGS)) + 1.0
+            table[k] = (counts / counts.sum()).tolist()
+        prior = np.bincount(y_train, minlength=len(RATINGS)) + 1.0
+        self.table_ = table
+        self.fallback_ = RATINGS[int(prior.argmax())]
+        self.reference_ = feature_reference(train)
+        return self
+
+    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        """Probability rows from the table."""
+        keys = self.key(features).fillna("none").astype(str)
+        return np.asarray(
+            [self.table_.get(k, self.table_["none"]) for k in keys], dtype=float
+        ).reshape(len(features), len(RATINGS))
+
+    def predict_rating(self, features: pd.DataFrame) -> np.ndarray:
+        """The key, or the fallback rating when the key is missing."""
+        return self.key(features).fillna(self.fallback_).astype(str).to_numpy(dtype=object)
+
+
+class RuleRatingModel(LookupModel):
+    """The rule rating: 12-month amount-weighted mean days late bucketed at label thresholds."""
+
+    kind = "rule"
+
+    def __init__(self, labels: LabelConfig | None = None) -> None:
+        self.labels = labels or LabelConfig()
+
+    def key(self, features: pd.DataFrame) -> pd.Series:
+        """Rule bucket per row."""
+        return rule_rating(features, self.labels)
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``spec.json`` into ``path``."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        spec = {
+            "kind": self.kind,
+            "classes": list(RATINGS),
+            "labels": self.labels.model_dump(),
+            "table": self.table_,
+            "fallback": self.fallback_,
+            "reference": self.reference_,
+        }
+        (path / SPEC_FILE).write_text(json.dumps(spec, indent=2))
+        return path
+
+    @classmethod
+    def from_spec(cls, spec: dict, path: Path) -> RuleRatingModel:  # noqa: ARG003
+        """Rebuild from a saved folder."""
+        m = cls(LabelConfig.model_validate(spec["labels"]))
+        m.table_ = spec["table"]
+        m.fallback_ = spec["fallback"]
+        m.reference_ = spec.get("reference", {})
+        return m
+
+
+class PersistenceBaseline(LookupModel):
+    """Last period's label (feature ``prev_label``); evaluation only."""
+
+    kind = "persistence"
+
+    def key(self, features: pd.DataFrame) -> pd.Series:
+        """The persisted label per row."""
+        prev = features["prev_label"].astype(object)
+        return prev.where(prev.notna() & (prev != "none"))
+
+
+def load_bundle(path: str | Path) -> XGBRatingModel | RuleRatingModel:
+    """Load a saved model folder of either kind.
+
+    Raises:
+        ValueError: the folder is not a readable model bundle (message says why).
+    """
+    path = Path(path)
+    spec_file = path / SPEC_FILE
+    if not spec_file.exists():
+        raise ValueError(f"not a payer-model bundle: {spec_file} is missing")
+    try:
+        spec = json.loads(spec_file.read_text())
+        kind = spec["kind"]
+        if kind == XGBRatingModel.kind:
+            return XGBRatingModel.from_spec(spec, path)
+        if kind == RuleRatingModel.kind:
+            return RuleRatingModel.from_spec(spec, path)
+    except Exception as exc:  # corrupt artifacts must be refused with a clear message
+        raise ValueError(f"model bundle at {path} is unreadable: {exc}") from None
+    raise ValueError(f"unknown model kind {kind!r} in {spec_file}")
+
+
+def rating_frame(
+    model: XGBRatingModel | RuleRatingModel,
+    features: pd.DataFrame,
+    *,
+    min_paid_invoices: int = 1,
+) -> pd.DataFrame:
+    """Ratings, probabilities, late probability and 0-100 score for feature rows.
+
+    Customers with fewer than ``min_paid_invoices`` paid invoices are ``unrated`` (their
+    probabilities are left empty): the model has nothing to rate them on.
+    """
+    proba = model.predict_proba(features)
+    rating = model.predict_rating(features)
+    out = pd.DataFrame(
+        {
+            "customer_id": features["customer_id"].to_numpy(),
+            "as_of": features["as_of"].to_numpy(),
+            "rating": rating,
+            "p_good": proba[:, 0],
+            "p_average": proba[:, 1],
+            "p_bad": proba[:, 2],
+        }
+    )
+    out["late_probability"] = 1.0 - out["p_good"]
+    # Score: expected "goodness" on 0-100, good = 100, average = 50, bad = 0.
+    out["score"] = np.round(100 * (out["p_good"] + 0.5 * out["p_average"])).astype(float)
+    unrated = (features["paid_n"].to_numpy() < min_paid_invoices) if len(features) else []
+    cols = ["p_good", "p_average", "p_bad", "late_probability", "score"]
+    out.loc[unrated, cols] = np.nan
+    out.loc[unrated, "rating"] = UNRATED
+    return out
