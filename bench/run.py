@@ -151,8 +151,8 @@ def task_score(path: str, model_dir: str, out: str) -> dict:
 
     from payer_model.config import TrainConfig
     from payer_model.features.batch import build_features
-    from payer_model.modelling.model import load_bundle, rating_frame
     from payer_model.jobs.train import score
+    from payer_model.modelling.model import load_bundle, rating_frame
 
     tables = _load(Path(path))
     model = load_bundle(model_dir)
@@ -190,8 +190,8 @@ def check_reference(customers: int = 2000) -> float:
     import numpy as np
 
     from bench.pandas_reference import CORE, pandas_features
-    from payer_model.features.batch import build_features
     from payer_model.data.generate import generate_dataset
+    from payer_model.features.batch import build_features
 
     tables = generate_dataset(customers, 24, seed=5)
     as_of = _as_of(tables)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from payer_model.features.batch import FeatureResourceError, build_features, connect
 from payer_model.data.generate import generate_dataset
+from payer_model.features.batch import FeatureResourceError, build_features, connect
 
 
 @pytest.fixture(scope="module")

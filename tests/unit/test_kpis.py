@@ -3,9 +3,9 @@
 import pandas as pd
 import pytest
 
+from payer_model.jobs.monitor import distribution_drift, post_webhook
 from payer_model.monitoring.kpis import collection_kpis, dso_count_back
 from payer_model.monitoring.migration import migration_matrix, movers
-from payer_model.jobs.monitor import distribution_drift, post_webhook
 
 T = pd.Timestamp
 

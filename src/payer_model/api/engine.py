@@ -424,10 +424,10 @@ class ScoringEngine:
         """
         import pandas as pd
 
-        from payer_model.modelling.explain import INSUFFICIENT_HISTORY, reason_codes
-        from payer_model.features.batch import build_features
-        from payer_model.modelling.model import rating_frame
         from payer_model.data.schema import UNRATED
+        from payer_model.features.batch import build_features
+        from payer_model.modelling.explain import INSUFFICIENT_HISTORY, reason_codes
+        from payer_model.modelling.model import rating_frame
 
         tables = self._validated(req)
         as_of = req.as_of or datetime.now(UTC).date()

@@ -56,10 +56,10 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
+    from payer_model.adapters.registry import RegistryError
     from payer_model.config import ConfigError
     from payer_model.data.contract import ContractError
     from payer_model.features.labels import InsufficientHistoryError
-    from payer_model.adapters.registry import RegistryError
 
     return (
         ContractError,

@@ -400,8 +400,8 @@ def monitor(
     from payer_model.features.batch import NUMERIC_FEATURES
     from payer_model.monitoring.kpis import collection_kpis
     from payer_model.monitoring.migration import migration_matrix, movers
-    from payer_model.policy.engine import decide_all
     from payer_model.monitoring.portfolio import render_portfolio
+    from payer_model.policy.engine import decide_all
 
     mcfg = thresholds or MonitorConfig()
     out = Path(out_dir)

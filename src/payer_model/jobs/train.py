@@ -16,10 +16,11 @@ import pandas as pd
 import yaml
 
 from payer_model.config import TrainConfig
-from payer_model.modelling.evaluation import backtest, bootstrap_ci, model_card, reliability_figure
-from payer_model.modelling.explain import INSUFFICIENT_HISTORY, reason_codes
+from payer_model.data.schema import UNRATED
 from payer_model.features.batch import build_features
 from payer_model.features.labels import LABEL_INDEX, CutoffPlan, data_range, plan_cutoffs
+from payer_model.modelling.evaluation import backtest, bootstrap_ci, model_card, reliability_figure
+from payer_model.modelling.explain import INSUFFICIENT_HISTORY, reason_codes
 from payer_model.modelling.metrics import classification_metrics
 from payer_model.modelling.model import (
     PersistenceBaseline,
@@ -27,7 +28,6 @@ from payer_model.modelling.model import (
     XGBRatingModel,
     rating_frame,
 )
-from payer_model.data.schema import UNRATED
 from payer_model.modelling.snapshots import build_snapshots, usable
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from payer_model.modelling.metrics import classification_metrics
 from payer_model.data.schema import NATURAL_PERSON_TYPES, RATINGS
+from payer_model.modelling.metrics import classification_metrics
 
 LABEL_INDEX = {r: i for i, r in enumerate(RATINGS)}
 

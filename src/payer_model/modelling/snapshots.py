@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from payer_model.modelling.baselines import rule_rating
 from payer_model.config import TrainConfig
 from payer_model.features.batch import build_features
 from payer_model.features.labels import label_snapshots
+from payer_model.modelling.baselines import rule_rating
 
 log = logging.getLogger(__name__)
 

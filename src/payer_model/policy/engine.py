@@ -34,8 +34,8 @@ from pydantic import (
     model_validator,
 )
 
-from payer_model.features.batch import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from payer_model.data.schema import ALL_RATINGS, CHANNELS, NATURAL_PERSON_TYPES
+from payer_model.features.batch import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 
 log = logging.getLogger(__name__)
 
