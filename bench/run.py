@@ -62,7 +62,7 @@ def task_gen(out: str, customers: int, months: int = MONTHS, ipm: float = IPM) -
 
 
 def task_features(path: str, engine: str) -> dict:
-    from payer_model.features.batch import build_features
+    from payer_model.features import build_features
 
     t0 = time.perf_counter()
     tables = _load(Path(path))
@@ -150,7 +150,7 @@ def task_score(path: str, model_dir: str, out: str) -> dict:
     import numpy as np
 
     from payer_model.config import TrainConfig
-    from payer_model.features.batch import build_features
+    from payer_model.features import build_features
     from payer_model.jobs.train import score
     from payer_model.modelling.model import load_bundle, rating_frame
 
@@ -191,7 +191,7 @@ def check_reference(customers: int = 2000) -> float:
 
     from bench.pandas_reference import CORE, pandas_features
     from payer_model.data.generate import generate_dataset
-    from payer_model.features.batch import build_features
+    from payer_model.features import build_features
 
     tables = generate_dataset(customers, 24, seed=5)
     as_of = _as_of(tables)

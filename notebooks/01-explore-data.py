@@ -14,7 +14,7 @@ SEED = 0
 import pandas as pd
 
 from payer_model.data import datasets, plots
-from payer_model.features.batch import build_features
+from payer_model.features import build_features
 from payer_model.features.labels import data_range
 
 # %% [markdown]

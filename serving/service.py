@@ -1,4 +1,4 @@
-"""BentoML service: a thin HTTP shell over :class:`payer_model.api.engine.ScoringEngine` (DESIGN §7).
+"""BentoML service: a thin HTTP shell over :class:`payer_model.api.engine.ScoringEngine`.
 
 Run with ``payer-model serve`` or ``bentoml serve serving.service:PayerModelService``.
 Routes: ``POST /score``, ``POST /segment_policy``, ``GET /metadata`` (API key required),

@@ -527,7 +527,7 @@ LAYOUTS = {
 @pytest.mark.parametrize("preset", list(LAYOUTS))
 def test_import_validate_features_labels_train(tmp_path, preset):
     from payer_model.config import TrainConfig
-    from payer_model.features.batch import build_features
+    from payer_model.features import build_features
     from payer_model.features.labels import data_range, label_snapshots
     from payer_model.jobs.train import fit_and_evaluate
 

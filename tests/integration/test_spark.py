@@ -11,7 +11,7 @@ import pytest
 
 from payer_model.config import TrainConfig
 from payer_model.data.generate import generate_dataset
-from payer_model.features.batch import FEATURE_COLUMNS, build_features
+from payer_model.features import FEATURE_COLUMNS, build_features
 from payer_model.modelling.model import rating_frame
 
 pytestmark = [

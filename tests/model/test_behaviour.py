@@ -7,7 +7,7 @@ import pytest
 from payer_model.config import TrainConfig
 from payer_model.data.generate import generate_dataset
 from payer_model.data.schema import RATINGS
-from payer_model.features.batch import WORSE_WHEN_HIGHER
+from payer_model.features import WORSE_WHEN_HIGHER
 from payer_model.jobs.train import fit_and_evaluate
 from payer_model.modelling.model import load_bundle
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from payer_model.features.batch import FEATURE_COLUMNS, NUMERIC_FEATURES, build_features
+from payer_model.features import FEATURE_COLUMNS, NUMERIC_FEATURES, build_features
 
 T = pd.Timestamp("2024-04-01")
 

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from payer_model.data.generate import generate_dataset
-from payer_model.features.batch import FeatureResourceError, build_features, connect
+from payer_model.features import build_features
+from payer_model.features.batch import FeatureResourceError, connect
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 import pandas as pd
 
 from payer_model.data.generate import generate_dataset
-from payer_model.features.batch import build_features
+from payer_model.features import build_features
 from payer_model.features.leakage import future_invariance_check, perturb_future
 
 

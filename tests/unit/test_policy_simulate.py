@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from payer_model.data.generate import generate_dataset
-from payer_model.features.batch import build_features
+from payer_model.features import build_features
 from payer_model.policy.engine import load_policies
 from payer_model.policy.simulate import simulate_policy
 

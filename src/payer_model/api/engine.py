@@ -425,7 +425,7 @@ class ScoringEngine:
         import pandas as pd
 
         from payer_model.data.schema import UNRATED
-        from payer_model.features.batch import build_features
+        from payer_model.features import compute
         from payer_model.modelling.explain import INSUFFICIENT_HISTORY, reason_codes
         from payer_model.modelling.model import rating_frame
 
@@ -433,16 +433,7 @@ class ScoringEngine:
         as_of = req.as_of or datetime.now(UTC).date()
         when = pd.Timestamp(as_of)
         fc = self.cfg.features
-        feats = build_features(
-            tables["invoices"],
-            when,
-            customers=tables["customers"],
-            payments=tables["payments"],
-            reminders=tables["reminders"],
-            window_days=fc.window_days,
-            trend_days=fc.trend_days,
-            con=self._cursor(),
-        )
+        feats = compute(tables, when, self.cfg, con=self._cursor())
         out = rating_frame(self.model, feats, min_paid_invoices=fc.min_paid_invoices)
         reasons = reason_codes(
             self.model, feats, out["rating"], min_paid_invoices=fc.min_paid_invoices

@@ -238,22 +238,12 @@ def features(
     engine: Annotated[str, typer.Option(help="duckdb (embedded) or spark")] = "duckdb",
 ) -> dict[str, Any]:
     """Compute as-of features (events dated on or after --as-of are unknown)."""
-    from payer_model.features.batch import build_features, engine_options
+    from payer_model.features import compute, engine_options
 
     cfg, _ = _config(config)
     tables = load_tables(data, cfg)
     with err.status("computing features"):
-        feats = build_features(
-            tables["invoices"],
-            as_of,
-            customers=tables["customers"],
-            payments=tables["payments"],
-            reminders=tables["reminders"],
-            window_days=cfg.features.window_days,
-            trend_days=cfg.features.trend_days,
-            labels=cfg.labels,
-            **engine_options(engine),
-        )
+        feats = compute(tables, as_of, cfg, **engine_options(engine))
     out.parent.mkdir(parents=True, exist_ok=True)
     feats.to_parquet(out, index=False)
     console.print(f"wrote {len(feats):,} customers x {feats.shape[1] - 2} features to {out}")
@@ -341,7 +331,7 @@ def score(
     """Rate every customer with the champion model as of a date."""
     import pandas as pd
 
-    from payer_model.features.batch import engine_options
+    from payer_model.features import engine_options
     from payer_model.jobs.train import score as score_job
 
     cfg, _ = _config(config)

@@ -12,7 +12,8 @@ Cost grows gently with the number of cutoffs: lifetime statistics are sums and c
 customer and cutoff period, assigned with an ASOF join and accumulated with window sums;
 only bounded windows (12 months of payments, open invoices) are range-joined.
 
-The same function serves training (many cutoffs), batch scoring and the API (one cutoff).
+The engine for training (many cutoffs) and batch scoring; :mod:`.dispatch` dispatches to it
+or to :mod:`.spark`, and :mod:`.online` computes the same features in memory for the API.
 """
 
 from __future__ import annotations
@@ -44,20 +45,20 @@ __all__ = [
     "KEY_COLUMNS",
     "NUMERIC_FEATURES",
     "WORSE_WHEN_HIGHER",
-    "build_features",
+    "build_features_duckdb",
     "connect",
-    "engine_options",
+    "finalise_features",
     "feature_sql",
 ]
 
-_EMPTY_PAYMENTS = pd.DataFrame(
+EMPTY_PAYMENTS = pd.DataFrame(
     {
         "invoice_id": pd.Series(dtype=object),
         "payment_date": pd.Series(dtype="datetime64[us]"),
         "amount": pd.Series(dtype=float),
     }
 )
-_EMPTY_REMINDERS = pd.DataFrame(
+EMPTY_REMINDERS = pd.DataFrame(
     {
         "invoice_id": pd.Series(dtype=object),
         "sent_date": pd.Series(dtype="datetime64[us]"),
@@ -318,7 +319,7 @@ def feature_sql(window_days: int = 365, trend_days: int = 90, dialect: str = "du
     return render(_SQL.format(window_days=int(window_days), trend_days=int(trend_days)), dialect)
 
 
-def _as_timestamps(as_of: date | str | pd.Timestamp | Iterable) -> pd.DatetimeIndex:
+def as_timestamps(as_of: date | str | pd.Timestamp | Iterable) -> pd.DatetimeIndex:
     if isinstance(as_of, str | date | pd.Timestamp):
         as_of = [as_of]
     idx = pd.DatetimeIndex(pd.to_datetime(list(as_of))).normalize().unique().sort_values()
@@ -355,22 +356,6 @@ def connect_from_settings(settings=None):
     return connect(settings.duckdb_temp_dir, settings.duckdb_memory_limit)
 
 
-def engine_options(engine: str = "duckdb") -> dict:
-    """Keyword arguments for :func:`build_features` that select and configure an engine.
-
-    ``duckdb``: a connection with the spill directory and memory cap from the environment
-    (``PAYER_DUCKDB_TEMP_DIR``, ``PAYER_DUCKDB_MEMORY_LIMIT``). ``spark``: the active or a
-    new SparkSession (master and resources as configured by spark-submit).
-    """
-    if engine == "spark":
-        from payer_model.features.spark import spark_session
-
-        return {"engine": "spark", "spark": spark_session()}
-    if engine != "duckdb":
-        raise ValueError(f"unknown engine {engine!r}; expected 'duckdb' or 'spark'")
-    return {"engine": "duckdb", "con": connect_from_settings()}
-
-
 def _resource_error(con, exc: Exception) -> FeatureResourceError | None:
     """A clear one-line error for out-of-memory / out-of-disk, None for other errors."""
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -392,7 +377,7 @@ def _resource_error(con, exc: Exception) -> FeatureResourceError | None:
     )
 
 
-def _customers_frame(customers: pd.DataFrame | None, invoices: pd.DataFrame) -> pd.DataFrame:
+def customers_frame(customers: pd.DataFrame | None, invoices: pd.DataFrame) -> pd.DataFrame:
     cols = ["customer_type", "industry", "country", "payment_terms_days", "credit_limit"]
     if customers is None or len(customers) == 0:
         ids = pd.unique(invoices["customer_id"].astype(str))
@@ -408,7 +393,7 @@ def _customers_frame(customers: pd.DataFrame | None, invoices: pd.DataFrame) -> 
     return out
 
 
-def _invoices_frame(invoices: pd.DataFrame) -> pd.DataFrame:
+def invoices_frame(invoices: pd.DataFrame) -> pd.DataFrame:
     # a shallow column selection: no copy of 10M-row string columns, DuckDB scans in place
     inv = pd.DataFrame({c: invoices[c] for c in invoices.columns})
     defaults = {
@@ -440,7 +425,23 @@ def _invoices_frame(invoices: pd.DataFrame) -> pd.DataFrame:
     ]
 
 
-def build_features(
+def finalise_features(out: pd.DataFrame, prev: pd.DataFrame) -> pd.DataFrame:
+    """Join last period's label onto the SQL result and fix the output types and order.
+
+    Shared by the DuckDB and Spark engines so both return exactly ``FEATURE_COLUMNS``.
+    """
+    out["customer_id"] = out["customer_id"].astype(str)
+    out["as_of"] = pd.to_datetime(out["as_of"]).astype("datetime64[us]")
+    out = out.merge(prev, on=["customer_id", "as_of"], how="left")
+    out["prev_label"] = out["prev_label"].fillna("none")
+    for col in NUMERIC_FEATURES:
+        out[col] = out[col].astype(np.float64)
+    for col in CATEGORICAL_FEATURES:
+        out[col] = out[col].astype(str)
+    return out
+
+
+def build_features_duckdb(
     invoices: pd.DataFrame,
     as_of: date | str | Sequence,
     *,
@@ -451,79 +452,45 @@ def build_features(
     trend_days: int = 90,
     labels: LabelConfig | None = None,
     con=None,
-    engine: str = "duckdb",
-    spark=None,
 ) -> pd.DataFrame:
-    """Compute customer features as of one or many cutoffs.
+    """Customer features as of one or many cutoffs with the embedded DuckDB engine.
 
-    Args:
-        invoices: invoices in the data-contract shape (dates as datetimes, amount float).
-        as_of: one cutoff or a sequence of cutoffs (start of day; events dated on or after
-            a cutoff are unknown at it).
-        customers: customers table; derived from the invoices when None.
-        payments: partial payments (invoice_id, payment_date, amount); optional.
-        reminders: reminders (invoice_id, sent_date, ...); optional.
-        window_days: bounded window for quantiles and 12-month statistics.
-        trend_days: length of the recent and prior windows of the trend features.
-        labels: label definition for last period's label (defaults when None).
-        con: an open DuckDB connection to reuse (the API keeps one).
-        engine: ``"duckdb"`` (embedded, default) or ``"spark"``: the same SQL rendered for
-            Spark (:mod:`payer_model.features.spark`).
-        spark: the SparkSession for ``engine="spark"`` (a local one is started if None).
+    Callers use :func:`payer_model.features.compute` (or ``build_features``), which picks
+    the engine; the arguments are those of :func:`payer_model.features.dispatch.build_features`.
 
     Returns:
         One row per customer and cutoff for customers with at least one invoice before the
         cutoff, columns ``FEATURE_COLUMNS``.
     """
-    if engine == "spark":
-        from payer_model.features.spark import build_features_spark, spark_session
-
-        return build_features_spark(
-            spark or spark_session(),
-            invoices,
-            as_of,
-            customers=customers,
-            payments=payments,
-            reminders=reminders,
-            window_days=window_days,
-            trend_days=trend_days,
-            labels=labels,
-        )
-    if engine != "duckdb":
-        raise ValueError(f"unknown engine {engine!r}; expected 'duckdb' or 'spark'")
-    cutoffs = _as_timestamps(as_of)
+    cutoffs = as_timestamps(as_of)
     own = con is None
     con = con or connect()
     try:
-        con.register("invoices_in", _invoices_frame(invoices))
-        con.register("customers_in", _customers_frame(customers, invoices))
-        pay = payments if payments is not None and len(payments) else _EMPTY_PAYMENTS
+        con.register("invoices_in", invoices_frame(invoices))
+        con.register("customers_in", customers_frame(customers, invoices))
+        pay = payments if payments is not None and len(payments) else EMPTY_PAYMENTS
         con.register("payments_in", pay[["invoice_id", "payment_date", "amount"]])
-        rem = reminders if reminders is not None and len(reminders) else _EMPTY_REMINDERS
+        rem = reminders if reminders is not None and len(reminders) else EMPTY_REMINDERS
         con.register("reminders_in", rem[["invoice_id", "sent_date"]])
         con.register("cutoffs_in", pd.DataFrame({"as_of": cutoffs}))
-        sql = feature_sql(window_days, trend_days, "duckdb")
-        try:
-            out = con.execute(sql).df()
-        except (duckdb.OutOfMemoryException, duckdb.IOException) as exc:
-            if hasattr(con, "abort"):  # a failed streaming fetch leaves the result open
-                con.abort()
-            clear = _resource_error(con, exc)
-            if clear is None:
-                raise
-            raise clear from exc
+        out = _run(con, feature_sql(window_days, trend_days, "duckdb"))
     finally:
         for view in ("invoices_in", "customers_in", "payments_in", "reminders_in", "cutoffs_in"):
             con.unregister(view)
         if own:
             con.close()
-    out["customer_id"] = out["customer_id"].astype(str)
-    out["as_of"] = pd.to_datetime(out["as_of"]).astype("datetime64[us]")
     prev = previous_period(invoices, cutoffs, labels or LabelConfig())
-    out = out.merge(prev, on=["customer_id", "as_of"], how="left")
-    out["prev_label"] = out["prev_label"].fillna("none")
-    for col in NUMERIC_FEATURES:
-        out[col] = out[col].astype(np.float64)
-    for col in CATEGORICAL_FEATURES:
-        out[col] = out[col].astype(str)
+    out = finalise_features(out, prev)
     return out[list(FEATURE_COLUMNS)].reset_index(drop=True)
+
+
+def _run(con, sql: str) -> pd.DataFrame:
+    try:
+        return con.execute(sql).df()
+    except (duckdb.OutOfMemoryException, duckdb.IOException) as exc:
+        if hasattr(con, "abort"):  # a failed streaming fetch leaves the result open
+            con.abort()
+        clear = _resource_error(con, exc)
+        if clear is None:
+            raise
+        raise clear from exc

@@ -6,7 +6,7 @@ from datetime import date
 
 import pandas as pd
 
-from payer_model.features.batch import build_features
+from payer_model.features.dispatch import build_features
 
 
 def perturb_future(

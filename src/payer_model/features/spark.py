@@ -19,6 +19,16 @@ import numpy as np
 import pandas as pd
 
 from payer_model.config import LabelConfig
+from payer_model.features.batch import (
+    EMPTY_PAYMENTS,
+    EMPTY_REMINDERS,
+    as_timestamps,
+    customers_frame,
+    feature_sql,
+    finalise_features,
+    invoices_frame,
+)
+from payer_model.features.definitions import FEATURE_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -159,15 +169,7 @@ def features_frame_spark(
     """
     from pyspark.sql import functions as F  # noqa: N812
 
-    from payer_model.features.batch import (
-        _EMPTY_PAYMENTS,
-        _EMPTY_REMINDERS,
-        _customers_frame,
-        _invoices_frame,
-        feature_sql,
-    )
-
-    inv = to_spark(spark, invoices if _is_spark(invoices) else _invoices_frame(invoices))
+    inv = to_spark(spark, invoices if _is_spark(invoices) else invoices_frame(invoices))
     if customers is None or (not _is_spark(customers) and len(customers) == 0):
         ids = inv.select(F.col("customer_id").cast("string").alias("customer_id")).distinct()
         cust = ids.select(
@@ -187,9 +189,9 @@ def features_frame_spark(
     elif _is_spark(customers):
         cust = customers
     else:
-        cust = to_spark(spark, _customers_frame(customers, invoices))
-    pay = payments if payments is not None and len(payments) else _EMPTY_PAYMENTS
-    rem = reminders if reminders is not None and len(reminders) else _EMPTY_REMINDERS
+        cust = to_spark(spark, customers_frame(customers, invoices))
+    pay = payments if payments is not None and len(payments) else EMPTY_PAYMENTS
+    rem = reminders if reminders is not None and len(reminders) else EMPTY_REMINDERS
     pay = to_spark(spark, pay if _is_spark(pay) else pay[["invoice_id", "payment_date", "amount"]])
     rem = to_spark(spark, rem if _is_spark(rem) else rem[["invoice_id", "sent_date"]])
     for name, sdf in zip(_VIEWS, (inv, cust, pay, rem, _cutoffs(spark, cutoffs)), strict=True):
@@ -213,14 +215,11 @@ def build_features_spark(
     trend_days: int = 90,
     labels: LabelConfig | None = None,
 ) -> pd.DataFrame:
-    """Same contract and output as :func:`payer_model.features.batch.build_features` on Spark.
+    """Same contract and output as :func:`payer_model.features.dispatch.build_features` on Spark.
 
     Inputs may be pandas frames (converted) or Spark DataFrames already in the contract
     shape with ``DATE`` columns (e.g. read from Parquet partitioned by month).
     """
-    from payer_model.features.batch import CATEGORICAL_FEATURES, FEATURE_COLUMNS, NUMERIC_FEATURES
-    from payer_model.features.batch import _as_timestamps as as_timestamps
-
     cutoffs = as_timestamps(as_of)
     sdf, inv = features_frame_spark(
         spark,
@@ -233,17 +232,11 @@ def build_features_spark(
         trend_days=trend_days,
     )
     out = sdf.toPandas()
-    out["customer_id"] = out["customer_id"].astype(str)
     out["as_of"] = pd.to_datetime(out["as_of"]).astype("datetime64[us]")
     prev = _previous_period_spark(spark, inv, cutoffs, labels or LabelConfig())
     for view in _VIEWS:
         spark.catalog.dropTempView(view)
-    out = out.merge(prev, on=["customer_id", "as_of"], how="left")
-    out["prev_label"] = out["prev_label"].fillna("none")
-    for col in NUMERIC_FEATURES:
-        out[col] = out[col].astype(np.float64)
-    for col in CATEGORICAL_FEATURES:
-        out[col] = out[col].astype(str)
+    out = finalise_features(out, prev)
     out = out.sort_values(["as_of", "customer_id"], kind="stable")
     log.info("spark features: %d rows over %d cutoffs", len(out), len(cutoffs))
     return out[list(FEATURE_COLUMNS)].reset_index(drop=True)

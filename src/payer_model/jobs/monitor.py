@@ -397,7 +397,7 @@ def monitor(
     Returns:
         The summary: dates, shares, drift values, migration, KPIs, alerts, file paths.
     """
-    from payer_model.features.batch import NUMERIC_FEATURES
+    from payer_model.features import NUMERIC_FEATURES
     from payer_model.monitoring.kpis import collection_kpis
     from payer_model.monitoring.migration import migration_matrix, movers
     from payer_model.monitoring.portfolio import render_portfolio

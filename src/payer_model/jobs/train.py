@@ -17,7 +17,7 @@ import yaml
 
 from payer_model.config import TrainConfig
 from payer_model.data.schema import UNRATED
-from payer_model.features.batch import build_features
+from payer_model.features import compute
 from payer_model.features.labels import LABEL_INDEX, CutoffPlan, data_range, plan_cutoffs
 from payer_model.modelling.evaluation import backtest, bootstrap_ci, model_card, reliability_figure
 from payer_model.modelling.explain import INSUFFICIENT_HISTORY, reason_codes
@@ -228,7 +228,7 @@ def _example(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _model_input_columns() -> list[str]:
-    from payer_model.features.batch import FEATURE_COLUMNS
+    from payer_model.features import FEATURE_COLUMNS
 
     return list(FEATURE_COLUMNS)
 
@@ -404,20 +404,10 @@ def score(
 ) -> pd.DataFrame:
     """Rate every customer as of a date; customers without history are ``unrated``.
 
-    ``engine`` is passed to :func:`build_features` (``engine="spark", spark=...`` or a
-    DuckDB ``con``; see :func:`payer_model.features.batch.engine_options`).
+    ``engine`` is passed to :func:`payer_model.features.compute` (``engine="spark",
+    spark=...`` or a DuckDB ``con``; see :func:`payer_model.features.engine_options`).
     """
-    feats = build_features(
-        tables["invoices"],
-        as_of,
-        customers=tables.get("customers"),
-        payments=tables.get("payments"),
-        reminders=tables.get("reminders"),
-        window_days=cfg.features.window_days,
-        trend_days=cfg.features.trend_days,
-        labels=cfg.labels,
-        **engine,
-    )
+    feats = compute(tables, as_of, cfg, **engine)
     out = rating_frame(model, feats, min_paid_invoices=cfg.features.min_paid_invoices)
     reasons = reason_codes(
         model, feats, out["rating"], min_paid_invoices=cfg.features.min_paid_invoices
@@ -465,15 +455,6 @@ def rated_portfolio(
 ) -> pd.DataFrame:
     """Ratings merged with the as-of features: what the segment rules and reports read."""
     ratings = score(tables, as_of, model, cfg, model_version=model_version)
-    feats = build_features(
-        tables["invoices"],
-        as_of,
-        customers=tables.get("customers"),
-        payments=tables.get("payments"),
-        reminders=tables.get("reminders"),
-        window_days=cfg.features.window_days,
-        trend_days=cfg.features.trend_days,
-        labels=cfg.labels,
-    )
+    feats = compute(tables, as_of, cfg)
     extra = [c for c in feats.columns if c not in ratings.columns or c == "customer_id"]
     return ratings.merge(feats[extra], on="customer_id", how="left")

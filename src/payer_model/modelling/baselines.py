@@ -3,7 +3,8 @@
 * **rule**: the amount-weighted mean days late over the last 12 months (lifetime when the
   window is empty), bucketed at the label thresholds — what most AR tools call a rating;
 * **persistence**: last period's realised label, i.e. the label at ``T - H - G``, which is
-  fully observed by T (feature ``prev_label``, see :func:`payer_model.features.labels.previous_period`).
+  fully observed by T (feature ``prev_label``, see
+  :func:`payer_model.features.labels.previous_period`).
 """
 
 from __future__ import annotations

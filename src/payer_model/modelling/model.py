@@ -17,7 +17,7 @@ import pandas as pd
 
 from payer_model.config import LabelConfig
 from payer_model.data.schema import CUSTOMER_TYPES, RATINGS, UNRATED
-from payer_model.features.batch import NUMERIC_FEATURES, WORSE_WHEN_HIGHER
+from payer_model.features import NUMERIC_FEATURES, WORSE_WHEN_HIGHER
 from payer_model.modelling.baselines import rule_rating
 
 log = logging.getLogger(__name__)

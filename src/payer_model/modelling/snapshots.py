@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from payer_model.config import TrainConfig
-from payer_model.features.batch import build_features
+from payer_model.features import compute
 from payer_model.features.labels import label_snapshots
 from payer_model.modelling.baselines import rule_rating
 
@@ -33,23 +33,13 @@ def build_snapshots(
         cfg: training configuration.
         with_labels: join the realised label (False for scoring).
         **engine: engine selection passed to ``build_features`` (``engine="spark",
-            spark=...``; see :func:`payer_model.features.batch.engine_options`).
+            spark=...``; see :func:`payer_model.features.engine_options`).
 
     Returns:
         Features plus ``label`` (may be missing), ``rule_rating`` and
         ``rated`` (enough paid invoices to be rated).
     """
-    feats = build_features(
-        tables["invoices"],
-        list(cutoffs),
-        customers=tables.get("customers"),
-        payments=tables.get("payments"),
-        reminders=tables.get("reminders"),
-        window_days=cfg.features.window_days,
-        trend_days=cfg.features.trend_days,
-        labels=cfg.labels,
-        **engine,
-    )
+    feats = compute(tables, list(cutoffs), cfg, **engine)
     feats["rated"] = feats["paid_n"] >= cfg.features.min_paid_invoices
     feats["rule_rating"] = rule_rating(feats, cfg.labels)
     if with_labels:

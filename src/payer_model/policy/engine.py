@@ -2,7 +2,7 @@
 
 A policy file lists segments in order; each segment has rules (any of them matching puts the
 customer in the segment) and a policy. The first matching rule wins. Rules read the rating,
-the class probabilities and any feature column of :func:`payer_model.features.batch.build_features`.
+the class probabilities and any feature column of :func:`payer_model.features.compute`.
 
 The engine, :func:`decide`, answers for one customer, its invoices and its rating as of T:
 the segment, the policy, the next actions with their dates (skipping reminders already sent,
@@ -35,7 +35,7 @@ from pydantic import (
 )
 
 from payer_model.data.schema import ALL_RATINGS, CHANNELS, NATURAL_PERSON_TYPES
-from payer_model.features.batch import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+from payer_model.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 
 log = logging.getLogger(__name__)
 
