@@ -24,9 +24,10 @@ test: setup browser ## run the full test suite
 test-fast: setup ## unit and data tests only
 	$(RUN) pytest -n 2 -m "not slow and not integration and not notebook" $(PYTEST_ARGS)
 
-lint: setup ## ruff lint and format check
+lint: setup ## ruff lint and format check, and the architecture contracts (import-linter)
 	$(RUN) ruff check src tests training serving bench
 	$(RUN) ruff format --check src tests training serving bench
+	$(RUN) lint-imports
 
 format: setup ## ruff format and autofix
 	$(RUN) ruff format src tests training serving bench

@@ -13,7 +13,8 @@ SEED = 0
 # %autoreload 2
 import pandas as pd
 
-from payer_model.data import datasets, plots
+from payer_model.data import datasets
+from payer_model.modelling import plots
 from payer_model.features import build_features
 from payer_model.features.labels import data_range
 

@@ -14,7 +14,8 @@ SEED = 0
 # %autoreload 2
 import pandas as pd
 
-from payer_model.data import datasets, plots
+from payer_model.data import datasets
+from payer_model.modelling import plots
 from payer_model.config import TrainConfig
 from payer_model.features.leakage import future_invariance_check
 from payer_model.features.labels import data_range, plan_cutoffs

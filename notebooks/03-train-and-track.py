@@ -17,7 +17,9 @@ import tempfile
 
 import pandas as pd
 
-from payer_model.data import datasets, plots, registry
+from payer_model.adapters import registry
+from payer_model.data import datasets
+from payer_model.modelling import plots
 from payer_model.config import TrainConfig
 from payer_model.modelling.evaluation import reliability_figure
 from payer_model.jobs.train import fit_and_evaluate, train

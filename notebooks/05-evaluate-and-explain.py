@@ -15,7 +15,8 @@ import json
 
 import pandas as pd
 
-from payer_model.data import datasets, plots
+from payer_model.data import datasets
+from payer_model.modelling import plots
 from payer_model.config import TrainConfig
 from payer_model.features.labels import data_range
 from payer_model.jobs.train import fit_and_evaluate, score

@@ -18,10 +18,12 @@ SIM_TO = "2024-11-01"
 # %autoreload 2
 import pandas as pd
 
-from payer_model.data import datasets, plots
+from payer_model.data import datasets
+from payer_model.modelling import plots
 from payer_model.config import TrainConfig
 from payer_model.features.labels import data_range
-from payer_model.jobs.train import fit_and_evaluate, rated_portfolio
+from payer_model.jobs.score import rated_portfolio
+from payer_model.modelling.fit import fit_and_evaluate
 from payer_model.policy.engine import decide_all, load_policies
 from payer_model.policy.simulate import simulate_policy
 

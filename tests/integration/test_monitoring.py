@@ -153,7 +153,7 @@ def test_retrain_idempotent(env):
     tags = MlflowClient().get_run(r1["run_id"]).data.tags
     assert tags["job"] == "retrain" and tags["retrain_decision"] == r1["decision"]
     assert tags["config_hash"] == r1["config_hash"]
-    from payer_model.api.audit import AuditStore
+    from payer_model.adapters.audit import AuditStore
 
     rows = [r for r in AuditStore(env["root"] / "audit.db").query() if r["source"] == "retrain"]
     assert len(rows) == 1 and rows[0]["payload"]["decision"] == r1["decision"]

@@ -128,7 +128,7 @@ def test_415_and_413(client_env, body):
 
 def test_audit_rows_equal_successes_under_concurrency(client_env, portfolio_tables, as_of):
     """40 requests over 8 threads: one audit row per customer of every 200, none lost."""
-    from payer_model.api.audit import AuditStore
+    from payer_model.adapters.audit import AuditStore
 
     client, env = client_env
     ids = sorted(portfolio_tables["invoices"]["customer_id"].unique())[30:70]

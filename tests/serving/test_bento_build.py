@@ -32,8 +32,9 @@ def test_bentoml_build(tmp_path):
     assert {
         "serving/service.py",
         "serving/policies.yaml",
-        "src/payer_model/api.py",
-        "src/payer_model/features.py",
+        "src/payer_model/api/engine.py",
+        "src/payer_model/features/online.py",
+        "src/payer_model/features/batch.py",
     } <= files
     assert not any(f.startswith(("data/", "mlflow/", "tests/", "reports/")) for f in files)
     assert not any(f.endswith((".db", ".csv", ".parquet", ".pkl")) for f in files)

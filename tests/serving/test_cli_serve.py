@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from payer_model.api.audit import AuditStore
+from payer_model.adapters.audit import AuditStore
 from payer_model.cli import app
 from payer_model.cli.serve import SERVICE, serve_command
 

@@ -25,7 +25,7 @@ def test_score_matches_batch_pipeline(engine, portfolio_tables, as_of):
     """The API and `payer-model score` (pipeline.score) give identical numbers."""
     import pandas as pd
 
-    from payer_model.jobs.train import score
+    from payer_model.jobs.score import score
 
     ids = sorted(portfolio_tables["customers"]["customer_id"])[:12]
     body = build_request(portfolio_tables, ids, as_of)

@@ -138,7 +138,7 @@ def test_score_over_http(server, body):
 
 def test_burst_gets_429_or_503_never_hangs(server, body):
     """10x the steady load (concurrency 4 allowed, 40 in flight): refused fast, no hang."""
-    from payer_model.api.audit import AuditStore
+    from payer_model.adapters.audit import AuditStore
 
     auth = {"Authorization": f"Bearer {BURST_KEY}"}
 

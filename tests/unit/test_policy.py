@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from payer_model.policy.engine import PolicyError, decide, load_policies, parse_policies
+from payer_model.policy.decide import decide
+from payer_model.policy.policies import PolicyError, load_policies, parse_policies
 
 POLICY_FILE = Path(__file__).resolve().parents[2] / "serving" / "policies.yaml"
 T = pd.Timestamp("2024-05-01")
@@ -332,7 +333,7 @@ def test_tone_changes_wording(policies):
 
 
 def test_audit_store_roundtrip_prune_and_no_pii(tmp_path, policies):
-    from payer_model.api.audit import AuditStore
+    from payer_model.adapters.audit import AuditStore
 
     store = AuditStore(tmp_path / "audit.db")
     d = decide(_cust(), _one(), _rating("bad"), T, policies)
@@ -372,7 +373,7 @@ def test_audit_store_roundtrip_prune_and_no_pii(tmp_path, policies):
 def test_cli_policy_validate_and_show(tmp_path):
     from typer.testing import CliRunner
 
-    from payer_model.cli.main import app
+    from payer_model.cli import app
 
     runner = CliRunner()
     res = runner.invoke(app, ["policy", "validate", str(POLICY_FILE)])
@@ -417,7 +418,7 @@ def test_only_furthest_due_escalation_is_kept(policies):
     ],
 )
 def test_scalar_match_agrees_with_vectorised(cond, value, expected):
-    from payer_model.policy.engine import Cond
+    from payer_model.policy.rules import Cond
 
     c = Cond.model_validate(cond)
     assert c.matches(value) is expected
@@ -425,7 +426,7 @@ def test_scalar_match_agrees_with_vectorised(cond, value, expected):
 
 
 def test_decide_all_nets_partial_payments(policies):
-    from payer_model.policy.engine import decide_all
+    from payer_model.policy.segment import decide_all
 
     inv = _inv(
         ("I1", "2024-03-01", "2024-04-01", 1000.0, None, False, None),
@@ -449,3 +450,56 @@ def test_decide_all_nets_partial_payments(policies):
     (d,) = decide_all(tables, scored, T, policies)
     assert d.overdue_amt == 600.0 and d.priority == 300.0  # 1000 - 400; I2 fully paid
     assert d.stopped == {"I2": "payment_confirmed"}
+
+
+def test_written_off_invoice_gets_no_reminder(policies):
+    # the shared as-of rule (features.asof): written off before T is not open at T
+    inv = _inv(
+        ("I1", "2024-03-01", "2024-04-01", 1000.0, None, False, None),
+        ("I2", "2024-03-01", "2024-04-01", 500.0, None, False, None),
+    )
+    inv["written_off_date"] = pd.to_datetime(["2024-04-20", "2024-05-01"])  # I2: on T, still open
+    inv["customer_id"] = "C1"
+    d = decide(_cust(), inv, _rating("bad", p_bad=0.5), T, policies)
+    reminded = {i for a in d.next_actions for i in a.invoice_ids}
+    assert reminded == {"I2"} and "I1" not in d.stopped
+    assert d.overdue_amt == 500.0 and d.priority == 250.0
+    from payer_model.policy.segment import decide_all
+
+    tables = {"invoices": inv, "payments": None, "reminders": None, "customers": None}
+    scored = pd.DataFrame([{"customer_id": "C1", **_rating("bad", p_bad=0.5)}])
+    (d_all,) = decide_all(tables, scored, T, policies)
+    assert {i for a in d_all.next_actions for i in a.invoice_ids} == {"I2"}
+    assert d_all.overdue_amt == 500.0
+
+
+def test_open_rule_is_the_shared_as_of_rule(policies):
+    from payer_model.features.asof import is_open_at
+    from payer_model.policy.segment import open_invoices_at
+
+    rows = [
+        ("A", "2024-04-01", None, None),  # open
+        ("B", "2024-05-01", None, None),  # issued on T: unknown
+        ("C", "2024-04-01", "2024-04-30", None),  # paid before T
+        ("D", "2024-04-01", "2024-05-01", None),  # paid on T: still open
+        ("E", "2024-04-01", None, "2024-04-30"),  # written off before T
+        ("F", "2024-04-01", None, "2024-05-02"),  # written off later
+    ]
+    inv = pd.DataFrame(
+        rows, columns=["invoice_id", "invoice_date", "paid_date", "written_off_date"]
+    )
+    for c in ("invoice_date", "paid_date", "written_off_date"):
+        inv[c] = pd.to_datetime(inv[c])
+    inv = inv.assign(customer_id="C1", due_date=inv["invoice_date"], amount=1.0)
+    got = set(open_invoices_at({"invoices": inv, "payments": None}, T)["invoice_id"])
+    want = {
+        r[0]
+        for r in rows
+        if is_open_at(
+            pd.Timestamp(r[1]).date(),
+            pd.Timestamp(r[2]).date() if r[2] else None,
+            pd.Timestamp(r[3]).date() if r[3] else None,
+            T.date(),
+        )
+    }
+    assert got == want == {"A", "D", "F"}

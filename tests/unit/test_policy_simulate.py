@@ -7,7 +7,7 @@ import pytest
 
 from payer_model.data.generate import generate_dataset
 from payer_model.features import build_features
-from payer_model.policy.engine import load_policies
+from payer_model.policy.policies import load_policies
 from payer_model.policy.simulate import simulate_policy
 
 POLICY_FILE = Path(__file__).resolve().parents[2] / "serving" / "policies.yaml"
@@ -111,8 +111,8 @@ def test_cli_worklist_and_simulate_with_champion(
 
     from typer.testing import CliRunner
 
-    from payer_model.api.audit import AuditStore
-    from payer_model.cli.main import app
+    from payer_model.adapters.audit import AuditStore
+    from payer_model.cli import app
 
     runner = CliRunner()
     audit_db = tmp_path / "audit.db"

@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from payer_model.data.schema import CHANNELS, CUSTOMER_TYPES, DOCUMENT_TYPES, RATINGS
+from payer_model.data.schema import CHANNELS, CUSTOMER_TYPES, DOCUMENT_TYPES, PII_COLUMNS, RATINGS
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +266,7 @@ class ScoringEngine:
         model: Any = None,
         model_version: str = "local",
     ) -> None:
-        from payer_model.api.audit import AuditStore
+        from payer_model.adapters.audit import AuditStore
         from payer_model.config import DEFAULT_TRAIN_CONFIG, load_config
         from payer_model.policy.engine import DEFAULT_POLICY_FILE, load_policies
 
@@ -464,9 +464,7 @@ class ScoringEngine:
         extra_cols = [c for c in feats.columns if c not in out.columns]
         scored = out.merge(feats[["customer_id", *extra_cols]], on="customer_id", how="left")
         cust = tables["customers"]
-        cust_cols = [
-            c for c in cust.columns if c not in scored.columns and c not in ("name", "email")
-        ]
+        cust_cols = [c for c in cust.columns if c not in scored.columns and c not in PII_COLUMNS]
         scored = scored.merge(cust[["customer_id", *cust_cols]], on="customer_id", how="left")
         order = {cid: i for i, cid in enumerate(c.customer_id for c in req.customers)}
         scored = scored.sort_values("customer_id", key=lambda s: s.map(order))

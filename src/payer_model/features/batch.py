@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from payer_model.config import LabelConfig
+from payer_model.features.asof import open_at_sql
 from payer_model.features.definitions import (
     CATEGORICAL_FEATURES,
     FEATURE_COLUMNS,
@@ -196,8 +197,7 @@ open_inv AS (
     SELECT i.customer_id, c.k, c.t, i.invoice_id, i.amount, i.due_date,
         (i.disputed AND i.dispute_date < c.t) AS disputed_at_t
     FROM real_inv i JOIN cut c
-      ON i.invoice_date < c.t
-     AND coalesce(least(i.paid_date, i.written_off_date), DATE '9999-12-31') >= c.t
+      ON {open_at}
 ),
 open_rem AS (
     SELECT o.customer_id, o.k, o.t, o.due_date, o.disputed_at_t,
@@ -316,7 +316,10 @@ ORDER BY l.t, l.customer_id
 
 def feature_sql(window_days: int = 365, trend_days: int = 90, dialect: str = "duckdb") -> str:
     """The feature query over the ``*_in`` views, rendered for one SQL engine."""
-    return render(_SQL.format(window_days=int(window_days), trend_days=int(trend_days)), dialect)
+    sql = _SQL.format(
+        window_days=int(window_days), trend_days=int(trend_days), open_at=open_at_sql("i", "c.t")
+    )
+    return render(sql, dialect)
 
 
 def as_timestamps(as_of: date | str | pd.Timestamp | Iterable) -> pd.DatetimeIndex:
