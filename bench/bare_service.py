@@ -6,7 +6,7 @@ from typing import Any
 
 import bentoml
 
-from payer_model.api.engine import ScoreRequest
+from payer_model.api.models import ScoreRequest
 
 
 @bentoml.service(name="payer_bare", workers=1)

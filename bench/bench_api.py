@@ -201,7 +201,8 @@ def run_load(
 def raw_predict(body: dict, batch: dict, tracking_uri: str) -> dict:
     """inplace_predict on float32 rows of the champion (features computed once, untimed)."""
     from payer_model.adapters import registry
-    from payer_model.api.engine import ScoreRequest, ScoringEngine
+    from payer_model.api.engine import ScoringEngine
+    from payer_model.api.models import ScoreRequest
 
     registry.configure(tracking_uri)
     eng = ScoringEngine(tracking_uri, audit_db="/tmp/bench-audit-unused.db")

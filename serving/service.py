@@ -15,8 +15,9 @@ from typing import Any
 
 import bentoml
 
-from payer_model.api.engine import ApiError, ScoreRequest, ScoringEngine
+from payer_model.api.engine import ApiError, ScoringEngine
 from payer_model.api.guard import ApiGuard
+from payer_model.api.models import ScoreRequest
 
 log = logging.getLogger("payer_model.serving")
 # The engine of this worker process, for GET /metadata (answered by the middleware).
@@ -76,4 +77,4 @@ def _metadata() -> dict[str, Any]:
     return _ENGINES[-1].metadata()
 
 
-PayerModelService.add_asgi_middleware(ApiGuard, metadata=_metadata)
+PayerModelService.add_asgi_middleware(ApiGuard, metadata=_metadata, request_model=ScoreRequest)

@@ -17,15 +17,13 @@ from contract_helpers import (
     assert_nothing_lost,
 )
 
-from payer_model.data.contract import (
+from payer_model.data.contract import ContractError, load_dataset, validate_frames
+from payer_model.data.report import REASONS
+from payer_model.data.schema import (
     CUSTOMER_COLUMNS,
     INVOICE_COLUMNS,
     PAYMENT_COLUMNS,
-    REASONS,
     REMINDER_COLUMNS,
-    ContractError,
-    load_dataset,
-    validate_frames,
 )
 
 MESSY_INVOICES = (

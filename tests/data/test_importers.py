@@ -11,17 +11,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-import payer_model.cli.imports  # noqa: F401 - registers the import command
-from payer_model.cli.main import app
+import payer_model.cli.data  # noqa: F401 - registers the import command
+from payer_model.cli import app
 from payer_model.data.contract import load_dataset
-from payer_model.data.importers import (
-    PRESETS,
-    Mapping,
-    MappingError,
-    import_export,
-    load_mapping,
-    load_preset,
-)
+from payer_model.data.importers import MappingError, import_export
+from payer_model.data.mapping import PRESETS, Mapping, load_mapping, load_preset
 
 FIXTURES = Path(__file__).parent / "fixtures" / "import"
 

@@ -12,8 +12,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from payer_model.api.engine import ScoreResponse
 from payer_model.api.guard import ApiGuard, hash_key
+from payer_model.api.models import ScoreResponse
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("serving")]
 
@@ -110,7 +110,10 @@ def test_400_for_malformed_input(client_env, body):
     rule["customers"][0]["invoices"][0]["due_date"] = "1990-01-01"
     r = client.post("/score", json=rule, headers=AUTH)
     assert r.status_code == 400
-    assert r.json()["detail"][0]["reasons"]
+    (problem,) = r.json()["detail"]
+    assert problem["rule"] == "due_before_invoice"
+    assert problem["customer_index"] == 0 and problem["table"] == "invoices"
+    assert problem["field"].endswith("due_date")
 
 
 def test_415_and_413(client_env, body):

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from serving_helpers import build_request, load_service
 
-from payer_model.api.engine import ApiError, ScoreRequest, ScoreResponse, ScoringEngine
+from payer_model.api.engine import ApiError, ScoringEngine
+from payer_model.api.models import ScoreRequest, ScoreResponse
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("serving")]
 
@@ -82,21 +83,63 @@ def test_known_rating_overrides_model_in_segment_policy(engine, portfolio_tables
     assert d["rating"] == "bad" and d["p_bad"] == 0.9
 
 
-def test_contract_violations_are_400_with_reasons(engine, portfolio_tables, as_of):
-    cid = sorted(portfolio_tables["invoices"]["customer_id"].unique())[5]
-    body = build_request(portfolio_tables, [cid], as_of)
-    inv = body["customers"][0]["invoices"][0]
-    inv["due_date"] = "1999-01-01"
-    with pytest.raises(ApiError) as exc:
-        engine.score(ScoreRequest.model_validate(body))
-    assert exc.value.status == 400
-    assert exc.value.detail[0]["id"] == inv["invoice_id"]
-    assert exc.value.detail[0]["reasons"]
+def _problems(body):
+    from pydantic import ValidationError
 
+    from payer_model.api.models import validation_problems
+
+    with pytest.raises(ValidationError) as exc:
+        ScoreRequest.model_validate(body)
+    return validation_problems(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("table", "field", "value", "rule", "named"),
+    [
+        ("invoices", "due_date", "1999-01-01", "due_before_invoice", "due_date"),
+        ("invoices", "paid_date", "1999-01-01", "paid_before_invoice", "paid_date"),
+        ("invoices", "amount", 0.0, "zero_amount", "amount"),
+        ("invoices", "document_type", "credit_note", "positive_amount_on_credit_note", "amount"),
+    ],
+)
+def test_contract_rules_are_checked_at_the_edge(
+    portfolio_tables, as_of, table, field, value, rule, named
+):
+    """The IO models carry the contract's row rules: customer index, field and rule named."""
+    cids = sorted(portfolio_tables["invoices"]["customer_id"].unique())[5:7]
+    body = build_request(portfolio_tables, cids, as_of)
+    body["customers"][1][table][0][field] = value
+    (problem,) = _problems(body)
+    assert problem["rule"] == rule
+    assert problem["customer_index"] == 1 and problem["table"] == table
+    assert problem["field"].endswith(named)
+
+
+def test_ids_and_references_are_checked_at_the_edge(portfolio_tables, as_of):
+    cid = sorted(portfolio_tables["invoices"]["customer_id"].unique())[5]
     dup = build_request(portfolio_tables, [cid, cid], as_of)
-    with pytest.raises(ApiError) as exc:
-        engine.score(ScoreRequest.model_validate(dup))
-    assert exc.value.status == 400
+    assert {p["rule"] for p in _problems(dup)} == {"duplicate_customer_id"}
+    body = build_request(portfolio_tables, [cid], as_of)
+    body["customers"][0]["payments"] = [
+        {"invoice_id": "nope", "payment_date": "2024-01-01", "amount": 1.0}
+    ]
+    assert _problems(body)[0]["rule"] == "unknown_invoice"
+
+
+def test_an_exception_past_validation_is_a_500_with_request_id(engine, portfolio_tables, as_of):
+    """A bug is not a client error: 500, the request id, one logged traceback, counted."""
+    cid = sorted(portfolio_tables["invoices"]["customer_id"].unique())[5]
+    req = ScoreRequest.model_validate(build_request(portfolio_tables, [cid], as_of))
+    model, before = engine.model, engine.internal_errors
+    engine.model = object()  # a broken model: predict_proba is missing
+    try:
+        with pytest.raises(ApiError) as exc:
+            engine.score(req, request_id="req-123")
+    finally:
+        engine.model = model
+    assert exc.value.status == 500
+    assert exc.value.detail == {"request_id": "req-123"}
+    assert engine.internal_errors == before + 1
 
 
 def test_pii_fields_are_refused(portfolio_tables, as_of):

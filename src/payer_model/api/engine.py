@@ -16,7 +16,6 @@ logs, the audit store or MLflow.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -25,134 +24,17 @@ import time
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from payer_model.data.schema import CHANNELS, CUSTOMER_TYPES, DOCUMENT_TYPES, PII_COLUMNS, RATINGS
+from payer_model.api.models import (
+    MAX_CUSTOMERS,
+    MAX_INVOICES,
+    ScoreRequest,
+    input_hash,
+    request_tables,
+)
 
 log = logging.getLogger(__name__)
-
-MAX_CUSTOMERS = 1000
-MAX_INVOICES = 5000
-MAX_EVENTS = 5000
-_ID = Field(min_length=1, max_length=64)
-_TEXT = Field(default=None, max_length=64)
-
-
-class _In(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", allow_inf_nan=False, str_strip_whitespace=True, hide_input_in_errors=True
-    )
-
-
-class InvoiceIn(_In):
-    """One invoice (or credit note, negative amount) in the data-contract shape."""
-
-    invoice_id: str = _ID
-    invoice_date: date
-    due_date: date
-    amount: float
-    document_type: Literal[DOCUMENT_TYPES] | None = None  # type: ignore[valid-type]
-    currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
-    paid_date: date | None = None
-    paid_amount: float | None = None
-    disputed: bool | None = None
-    dispute_date: date | None = None
-    written_off_date: date | None = None
-
-
-class PaymentIn(_In):
-    """A (partial) payment of one invoice."""
-
-    invoice_id: str = _ID
-    payment_date: date
-    amount: float
-    payment_id: str | None = _TEXT
-
-
-class ReminderIn(_In):
-    """A collection contact about one invoice."""
-
-    invoice_id: str = _ID
-    sent_date: date
-    channel: Literal[CHANNELS]  # type: ignore[valid-type]
-    outcome: str | None = _TEXT
-
-
-class CustomerIn(_In):
-    """One customer with its history. No name or email: they are refused (PII)."""
-
-    customer_id: str = _ID
-    customer_type: Literal[CUSTOMER_TYPES]  # type: ignore[valid-type]
-    industry: str | None = _TEXT
-    country: str | None = Field(default=None, max_length=8)
-    payment_terms_days: int | None = Field(default=None, ge=0, le=3650)
-    credit_limit: float | None = Field(default=None, ge=0)
-    created_date: date | None = None
-    invoices: list[InvoiceIn] = Field(default_factory=list, max_length=MAX_INVOICES)
-    payments: list[PaymentIn] = Field(default_factory=list, max_length=MAX_EVENTS)
-    reminders: list[ReminderIn] = Field(default_factory=list, max_length=MAX_EVENTS)
-    rating: Literal[RATINGS] | None = Field(  # type: ignore[valid-type]
-        default=None,
-        description="/segment_policy only: an already known rating that overrides the model",
-    )
-    p_bad: float | None = Field(
-        default=None, ge=0, le=1, description="/segment_policy only: known P(bad) to use"
-    )
-
-
-class ScoreRequest(_In):
-    """``POST /score`` and ``POST /segment_policy`` body."""
-
-    as_of: date | None = Field(default=None, description="decision date; today (UTC) when omitted")
-    customers: list[CustomerIn] = Field(min_length=1, max_length=MAX_CUSTOMERS)
-
-
-class Reason(BaseModel):
-    """One reason code toward a rating."""
-
-    code: str
-    feature: str | None = None
-    value: float | None = None
-    reference: float | None = None
-    contribution: float | None = None
-    text: str
-
-
-class CustomerScore(BaseModel):
-    """Rating of one customer."""
-
-    customer_id: str
-    as_of: date
-    rating: str
-    p_good: float | None
-    p_average: float | None
-    p_bad: float | None
-    late_probability: float | None
-    score: float | None
-    reasons: list[Reason]
-    segment: str
-    model_version: str
-    policy_version: str
-
-
-class ScoreResponse(BaseModel):
-    """``POST /score`` answer."""
-
-    request_id: str
-    model_version: str
-    policy_version: str
-    results: list[CustomerScore]
-
-
-class SegmentPolicyResponse(BaseModel):
-    """``POST /segment_policy`` answer: one policy decision per customer."""
-
-    request_id: str
-    model_version: str
-    policy_version: str
-    results: list[dict[str, Any]]
 
 
 class ApiError(Exception):
@@ -192,51 +74,6 @@ def _clean(x: Any) -> Any:
     except (TypeError, ValueError):
         pass
     return x
-
-
-def request_tables(req: ScoreRequest) -> dict[str, Any]:
-    """Contract tables (pandas frames) from a request; rows keep their request order."""
-    import pandas as pd
-
-    cust, inv, pay, rem = [], [], [], []
-    for c in req.customers:
-        cid = c.customer_id
-        cust.append(
-            c.model_dump(
-                exclude={"invoices", "payments", "reminders", "rating", "p_bad"},
-                exclude_none=False,
-            )
-        )
-        inv.extend({**i.model_dump(), "customer_id": cid} for i in c.invoices)
-        pay.extend({**p.model_dump(), "customer_id": cid} for p in c.payments)
-        rem.extend({**r.model_dump(), "customer_id": cid} for r in c.reminders)
-
-    def frame(rows: list[dict[str, Any]], model: type[BaseModel]) -> pd.DataFrame | None:
-        if not rows:
-            return None
-        cols = [*model.model_fields, "customer_id"]
-        df = pd.DataFrame(rows, columns=list(dict.fromkeys(cols)))
-        return df.dropna(axis=1, how="all")
-
-    customers = pd.DataFrame(cust).drop(columns=["created_date"], errors="ignore")
-    if req.customers and any(c.created_date for c in req.customers):
-        customers["created_date"] = [c.created_date for c in req.customers]
-    return {
-        "customers": customers.dropna(axis=1, how="all"),
-        "invoices": frame(inv, InvoiceIn),
-        "payments": frame(pay, PaymentIn),
-        "reminders": frame(rem, ReminderIn),
-    }
-
-
-def input_hash(customer: CustomerIn, as_of: date) -> str:
-    """sha256 of one customer's canonical input and the as-of date (for the audit log)."""
-    raw = json.dumps(
-        {"as_of": as_of.isoformat(), "customer": customer.model_dump(mode="json")},
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 class ScoringEngine:
@@ -285,7 +122,7 @@ class ScoringEngine:
         self.ready = False
         self._meta: dict[str, Any] = {}
         self._local = threading.local()
-        self._con = None
+        self.internal_errors = 0
 
     # ------------------------------------------------------------------ lifecycle
     def load(self) -> bool:
@@ -295,7 +132,6 @@ class ScoringEngine:
         engine stays not ready and :attr:`error` says why (scoring answers 503).
         """
         from payer_model.adapters import registry
-        from payer_model.features.batch import connect
 
         if self.model is None:
             try:
@@ -311,7 +147,6 @@ class ScoringEngine:
                 return False
             self.model_version = str(mv.version)
             self.run_id = getattr(mv, "run_id", None)
-        self._con = connect()
         try:
             self._meta = self._load_metadata()
             self._warm()
@@ -322,12 +157,6 @@ class ScoringEngine:
         self.ready, self.error = True, None
         log.info("payer-model API ready: %s version %s", self.model_name, self.model_version)
         return True
-
-    def _cursor(self):
-        cur = getattr(self._local, "cur", None)
-        if cur is None:
-            cur = self._local.cur = self._con.cursor()  # one DuckDB cursor per thread
-        return cur
 
     def _warm(self) -> None:
         req = ScoreRequest.model_validate(
@@ -383,62 +212,38 @@ class ScoringEngine:
             )
 
     # ------------------------------------------------------------------ core
-    def _validated(self, req: ScoreRequest) -> dict[str, Any]:
-        from payer_model.data.contract import ContractError, validate_frames
-
-        ids = [c.customer_id for c in req.customers]
-        if len(set(ids)) != len(ids):
-            raise ApiError(400, "customer_id values must be unique within a request")
-        raw = request_tables(req)
-        if raw["invoices"] is None:
-            raise ApiError(400, "no invoices in the request: nothing to rate")
-        try:
-            tables, quarantine, _ = validate_frames(
-                raw, default_currency=self.cfg.data.default_currency
-            )
-        except (ContractError, ValueError) as exc:
-            raise ApiError(400, f"invalid input: {exc}") from None
-        if quarantine:
-            problems = []
-            for name, q in quarantine.items():
-                src = raw[name]
-                for r in q.to_dict("records"):
-                    pos = int(r["_row"]) - 1
-                    row = src.iloc[pos] if src is not None and 0 <= pos < len(src) else {}
-                    problems.append(
-                        {
-                            "table": name,
-                            "customer_id": _clean(row.get("customer_id")),
-                            "id": _clean(row.get("invoice_id")),
-                            "reasons": str(r["_reason"]).split(";"),
-                        }
-                    )
-            raise ApiError(400, f"{len(problems)} input row(s) break the data contract", problems)
-        return tables
-
     def _scored(self, req: ScoreRequest):
-        """Validated tables, as-of timestamp, and ratings merged with features.
+        """As-of timestamp, ratings merged with features, and the feature frame.
 
-        The single private path behind both endpoints; the numbers are those of
-        :func:`payer_model.jobs.train.score` (same feature, rating and reason functions).
+        The single private path behind both endpoints. The request was validated at the
+        edge (:mod:`payer_model.api.models` carries the contract's row rules), so features
+        come from the in-memory online path (:func:`payer_model.features.online.compute_online`,
+        held equal to the batch engine by parity tests) — no SQL planning per request; the
+        rating and reason functions are those of batch scoring.
         """
         import pandas as pd
 
         from payer_model.data.schema import UNRATED
-        from payer_model.features import compute
+        from payer_model.features.online import compute_online
         from payer_model.modelling.explain import INSUFFICIENT_HISTORY, reason_codes
         from payer_model.modelling.model import rating_frame
 
-        tables = self._validated(req)
+        if not any(c.invoices for c in req.customers):
+            raise ApiError(400, "no invoices in the request: nothing to rate")
         as_of = req.as_of or datetime.now(UTC).date()
         when = pd.Timestamp(as_of)
         fc = self.cfg.features
-        feats = compute(tables, when, self.cfg, con=self._cursor())
+        feats = compute_online(
+            req.customers,
+            as_of,
+            window_days=fc.window_days,
+            trend_days=fc.trend_days,
+            labels=self.cfg.labels,
+        ).to_frame()
         out = rating_frame(self.model, feats, min_paid_invoices=fc.min_paid_invoices)
-        reasons = reason_codes(
+        out["reasons"] = reason_codes(
             self.model, feats, out["rating"], min_paid_invoices=fc.min_paid_invoices
         )
-        out["reasons"] = reasons
         have = set(feats["customer_id"])
         missing = [c.customer_id for c in req.customers if c.customer_id not in have]
         if missing:
@@ -463,12 +268,9 @@ class ScoringEngine:
             out = pd.concat([out, extra], ignore_index=True)
         extra_cols = [c for c in feats.columns if c not in out.columns]
         scored = out.merge(feats[["customer_id", *extra_cols]], on="customer_id", how="left")
-        cust = tables["customers"]
-        cust_cols = [c for c in cust.columns if c not in scored.columns and c not in PII_COLUMNS]
-        scored = scored.merge(cust[["customer_id", *cust_cols]], on="customer_id", how="left")
-        order = {cid: i for i, cid in enumerate(c.customer_id for c in req.customers)}
+        order = {c.customer_id: i for i, c in enumerate(req.customers)}
         scored = scored.sort_values("customer_id", key=lambda s: s.map(order))
-        return tables, when, scored.reset_index(drop=True), feats
+        return when, scored.reset_index(drop=True), feats
 
     @staticmethod
     def _features_by_customer(feats) -> dict[str, dict[str, Any]]:
@@ -534,7 +336,7 @@ class ScoringEngine:
         started = time.perf_counter()
         self._require_ready()
         request_id = request_id or uuid.uuid4().hex
-        _, when, scored, feats = self._guard(self._scored, req)
+        when, scored, feats = self._guard(request_id, self._scored, req)
         segments = self.policies.assign(scored)
         pv = self.policies.policy_version
         results = []
@@ -589,14 +391,15 @@ class ScoringEngine:
         started = time.perf_counter()
         self._require_ready()
         request_id = request_id or uuid.uuid4().hex
-        tables, when, scored, feats = self._guard(self._scored, req)
+        when, scored, feats = self._guard(request_id, self._scored, req)
+        tables = request_tables(req)
         for c in req.customers:
             m = scored["customer_id"] == c.customer_id
             if c.rating is not None:
                 scored.loc[m, "rating"] = c.rating
             if c.p_bad is not None:
                 scored.loc[m, "p_bad"] = c.p_bad
-        decisions = self._guard(decide_all, tables, scored, when, self.policies)
+        decisions = self._guard(request_id, decide_all, tables, scored, when, self.policies)
         results = [
             d.model_dump(mode="json") | {"model_version": self.model_version} for d in decisions
         ]
@@ -632,13 +435,22 @@ class ScoringEngine:
             "limits": {"customers": MAX_CUSTOMERS, "invoices_per_customer": MAX_INVOICES},
         }
 
-    @staticmethod
-    def _guard(fn, *args: Any):
-        """Run ``fn``; map anything unforeseen on user data to 400 instead of a 500."""
+    def _guard(self, request_id: str, fn, *args: Any):
+        """Run ``fn`` on validated input; an exception past validation is a bug.
+
+        Client mistakes were answered with 400 at the edge, so anything unforeseen here is
+        a 500 carrying the request id, logged once with its traceback and counted
+        (``payer_internal_errors_total`` in ``/metrics``) — never disguised as a 400.
+        """
         try:
             return fn(*args)
         except ApiError:
             raise
-        except Exception as exc:  # bad data must give a 4xx answer, never a 500
-            log.warning("request rejected: %s: %s", type(exc).__name__, exc, exc_info=True)
-            raise ApiError(400, f"input could not be processed: {type(exc).__name__}") from None
+        except Exception:
+            self.internal_errors += 1
+            log.exception("internal error (request_id=%s)", request_id)
+            raise ApiError(
+                500,
+                "internal error: the service failed on valid input",
+                {"request_id": request_id},
+            ) from None

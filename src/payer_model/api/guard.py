@@ -101,11 +101,19 @@ class ApiGuard:
     Args:
         app: the wrapped ASGI app.
         metadata: answers ``GET /metadata`` (BentoML API routes are POST only).
+        request_model: the pydantic model of the JSON bodies; a body that breaks it (or the
+            contract rules it carries) is answered here with 400 naming each problem.
     """
 
-    def __init__(self, app, metadata: Callable[[], dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        app,
+        metadata: Callable[[], dict[str, Any]] | None = None,
+        request_model: type | None = None,
+    ) -> None:
         self.app = app
         self.metadata = metadata
+        self.request_model = request_model
         self.hashes = configured_key_hashes()
         per_min = float(os.environ.get("PAYER_RATE_LIMIT_PER_MIN", "600"))
         burst = float(os.environ.get("PAYER_RATE_LIMIT_BURST", str(max(1.0, per_min / 10))))
@@ -178,7 +186,13 @@ class ApiGuard:
                 return
             chunks.append(body)
             more = message.get("more_body", False)
-        replay = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        body = b"".join(chunks)
+        if self.request_model is not None and scope["path"].rstrip("/") in JSON_ONLY:
+            problem = _invalid(self.request_model, body)
+            if problem is not None:
+                await _send_json(send, 400, problem)
+                return
+        replay = {"type": "http.request", "body": body, "more_body": False}
         sent = False
 
         async def replay_receive():
@@ -189,3 +203,24 @@ class ApiGuard:
             return await receive()
 
         await self.app(scope, replay_receive, send)
+
+
+def _invalid(model: type, body: bytes) -> dict[str, Any] | None:
+    """The 400 body for a request that breaks the IO models (contract rules), else None.
+
+    Validation happens here, once per request at the edge, so the answer names the customer
+    index, the field and the rule in one shape whatever the framework would have said.
+    """
+    from pydantic import ValidationError
+
+    from payer_model.api.models import validation_problems
+
+    try:
+        model.model_validate_json(body)
+    except ValidationError as exc:
+        problems = validation_problems(exc)
+        return {
+            "error": f"{len(problems)} problem(s) in the request: fix them and resend",
+            "detail": problems,
+        }
+    return None

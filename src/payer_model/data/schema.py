@@ -70,3 +70,72 @@ DATE_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 DEFAULT_CURRENCY = "EUR"
+
+# Output columns of the validated tables, in this order (name/email follow the customer
+# columns only when the customers file has them).
+CUSTOMER_COLUMNS: tuple[str, ...] = (
+    "customer_id",
+    "customer_type",
+    "industry",
+    "country",
+    "payment_terms_days",
+    "credit_limit",
+    "created_date",
+)
+INVOICE_COLUMNS: tuple[str, ...] = (
+    "invoice_id",
+    "customer_id",
+    "document_type",
+    "invoice_date",
+    "due_date",
+    "amount",
+    "currency",
+    "paid_date",
+    "paid_amount",
+    "disputed",
+    "dispute_date",
+    "written_off_date",
+)
+PAYMENT_COLUMNS: tuple[str, ...] = (
+    "payment_id",
+    "invoice_id",
+    "customer_id",
+    "payment_date",
+    "amount",
+)
+REMINDER_COLUMNS: tuple[str, ...] = (
+    "invoice_id",
+    "customer_id",
+    "sent_date",
+    "channel",
+    "outcome",
+)
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "customers": CUSTOMER_COLUMNS,
+    "invoices": INVOICE_COLUMNS,
+    "payments": PAYMENT_COLUMNS,
+    "reminders": REMINDER_COLUMNS,
+}
+TABLE_SPECS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "customers": (CUSTOMER_REQUIRED, CUSTOMER_OPTIONAL),
+    "invoices": (INVOICE_REQUIRED, INVOICE_OPTIONAL),
+    "payments": (PAYMENT_REQUIRED, PAYMENT_OPTIONAL),
+    "reminders": (REMINDER_REQUIRED, REMINDER_OPTIONAL),
+}
+"""(required, optional) source columns per table."""
+
+DATE_DTYPE = "datetime64[us]"
+"""dtype of every date column of the validated tables (NaT = unknown)."""
+
+# Helper columns of read and quarantined frames (never data columns).
+ROW_COL = "_row"
+"""1-based line number in the source file (header = line 1); row position for frames."""
+REASON_COL = "_reason"
+"""Reason codes of a quarantined row, joined by ';'."""
+READ_ERROR_COL = "_read_error"
+"""Set by the reader on rows it found broken (wrong field count)."""
+EXTRA_COL = "_extra"
+"""Surplus fields of a row with too many fields, joined by the file's delimiter."""
+STAGE_COL = "_stage"
+"""Import quarantine only: ``import`` or ``contract``, the stage that rejected the row."""
+HELPER_COLUMNS: tuple[str, ...] = (ROW_COL, READ_ERROR_COL, EXTRA_COL)

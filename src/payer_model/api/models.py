@@ -1,0 +1,300 @@
+"""The API's typed IO: pydantic models that carry the data contract's row rules.
+
+Validation happens once, at the edge: a body that parses into :class:`ScoreRequest` is a
+set of contract-clean tables (the same rules, reason codes and normalisations as
+:mod:`payer_model.data.validators`: document type inferred from the sign, ``disputed`` implied
+by a dispute date). :func:`validation_problems` turns a pydantic error into a list naming
+the customer index, the invoice id, the field and the rule, for a 400 answer.
+
+Names and emails are not accepted (``extra="forbid"`` on every model), so they never reach
+logs, the audit store or MLflow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+
+from payer_model.data.report import REASONS
+from payer_model.data.schema import CHANNELS, CUSTOMER_TYPES, DOCUMENT_TYPES, RATINGS
+
+MAX_CUSTOMERS = 1000
+MAX_INVOICES = 5000
+MAX_EVENTS = 5000
+ID_FIELD = Field(min_length=1, max_length=64)
+TEXT_FIELD = Field(default=None, max_length=64)
+
+
+class StrictIn(BaseModel):
+    """Base of every request model: unknown fields refused, NaN/inf refused."""
+
+    model_config = ConfigDict(
+        extra="forbid", allow_inf_nan=False, str_strip_whitespace=True, hide_input_in_errors=True
+    )
+
+
+class InvoiceIn(StrictIn):
+    """One invoice (or credit note, negative amount) in the data-contract shape."""
+
+    invoice_id: str = ID_FIELD
+    invoice_date: date
+    due_date: date
+    amount: float
+    document_type: Literal[DOCUMENT_TYPES] | None = None  # type: ignore[valid-type]
+    currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
+    paid_date: date | None = None
+    paid_amount: float | None = None
+    disputed: bool | None = None
+    dispute_date: date | None = None
+    written_off_date: date | None = None
+
+    @model_validator(mode="after")
+    def _contract(self) -> InvoiceIn:
+        return check_invoice(self)
+
+
+class PaymentIn(StrictIn):
+    """A (partial) payment of one invoice."""
+
+    invoice_id: str = ID_FIELD
+    payment_date: date
+    amount: float
+    payment_id: str | None = TEXT_FIELD
+
+    @model_validator(mode="after")
+    def _contract(self) -> PaymentIn:
+        if self.amount <= 0:
+            raise _rule("non_positive_amount", "amount")
+        return self
+
+
+class ReminderIn(StrictIn):
+    """A collection contact about one invoice."""
+
+    invoice_id: str = ID_FIELD
+    sent_date: date
+    channel: Literal[CHANNELS]  # type: ignore[valid-type]
+    outcome: str | None = TEXT_FIELD
+
+
+class CustomerIn(StrictIn):
+    """One customer with its history. No name or email: they are refused (PII)."""
+
+    customer_id: str = ID_FIELD
+    customer_type: Literal[CUSTOMER_TYPES]  # type: ignore[valid-type]
+    industry: str | None = TEXT_FIELD
+    country: str | None = Field(default=None, max_length=8)
+    payment_terms_days: int | None = Field(default=None, ge=0, le=3650)
+    credit_limit: float | None = Field(default=None, ge=0)
+    created_date: date | None = None
+    invoices: list[InvoiceIn] = Field(default_factory=list, max_length=MAX_INVOICES)
+    payments: list[PaymentIn] = Field(default_factory=list, max_length=MAX_EVENTS)
+    reminders: list[ReminderIn] = Field(default_factory=list, max_length=MAX_EVENTS)
+    rating: Literal[RATINGS] | None = Field(  # type: ignore[valid-type]
+        default=None,
+        description="/segment_policy only: an already known rating that overrides the model",
+    )
+    p_bad: float | None = Field(
+        default=None, ge=0, le=1, description="/segment_policy only: known P(bad) to use"
+    )
+
+    @model_validator(mode="after")
+    def _contract(self) -> CustomerIn:
+        return check_customer(self)
+
+
+class ScoreRequest(StrictIn):
+    """``POST /score`` and ``POST /segment_policy`` body."""
+
+    as_of: date | None = Field(default=None, description="decision date; today (UTC) when omitted")
+    customers: list[CustomerIn] = Field(min_length=1, max_length=MAX_CUSTOMERS)
+
+    @model_validator(mode="after")
+    def _contract(self) -> ScoreRequest:
+        return check_request(self)
+
+
+class Reason(BaseModel):
+    """One reason code toward a rating."""
+
+    code: str
+    feature: str | None = None
+    value: float | None = None
+    reference: float | None = None
+    contribution: float | None = None
+    text: str
+
+
+class CustomerScore(BaseModel):
+    """Rating of one customer."""
+
+    customer_id: str
+    as_of: date
+    rating: str
+    p_good: float | None
+    p_average: float | None
+    p_bad: float | None
+    late_probability: float | None
+    score: float | None
+    reasons: list[Reason]
+    segment: str
+    model_version: str
+    policy_version: str
+
+
+class ScoreResponse(BaseModel):
+    """``POST /score`` answer."""
+
+    request_id: str
+    model_version: str
+    policy_version: str
+    results: list[CustomerScore]
+
+
+class SegmentPolicyResponse(BaseModel):
+    """``POST /segment_policy`` answer: one policy decision per customer."""
+
+    request_id: str
+    model_version: str
+    policy_version: str
+    results: list[dict[str, Any]]
+
+
+def _rule(code: str, field: str) -> PydanticCustomError:
+    """A contract rule broken: the error type is the reason code, the message names the field."""
+    return PydanticCustomError(
+        code, "{field}: {meaning}", {"field": field, "meaning": REASONS[code]}
+    )
+
+
+def _not_before(obj: Any, later: str, code: str) -> None:
+    value = getattr(obj, later)
+    if value is not None and value < obj.invoice_date:
+        raise _rule(code, later)
+
+
+def check_invoice(inv: InvoiceIn) -> InvoiceIn:
+    """The invoice row rules of the contract, and its normalisations."""
+    if not math.isfinite(inv.amount) or inv.amount == 0:
+        raise _rule("zero_amount", "amount")
+    if inv.document_type is None:  # as the contract: the sign says what the document is
+        inv.document_type = "credit_note" if inv.amount < 0 else "invoice"
+    if inv.document_type == "invoice" and inv.amount < 0:
+        raise _rule("negative_amount_on_invoice", "amount")
+    if inv.document_type == "credit_note" and inv.amount > 0:
+        raise _rule("positive_amount_on_credit_note", "amount")
+    _not_before(inv, "due_date", "due_before_invoice")
+    _not_before(inv, "paid_date", "paid_before_invoice")
+    _not_before(inv, "dispute_date", "dispute_before_invoice")
+    _not_before(inv, "written_off_date", "writeoff_before_invoice")
+    if inv.disputed is None:
+        inv.disputed = inv.dispute_date is not None
+    return inv
+
+
+def check_customer(c: CustomerIn) -> CustomerIn:
+    """Rules across one customer's tables: unique ids, events that name a known invoice."""
+    invoices: dict[str, InvoiceIn] = {}
+    for inv in c.invoices:
+        if inv.invoice_id in invoices:
+            raise _rule("duplicate_invoice_id", f"invoices[{inv.invoice_id}].invoice_id")
+        invoices[inv.invoice_id] = inv
+    seen: set[str] = set()
+    for p in c.payments:
+        inv = invoices.get(p.invoice_id)
+        if inv is None:
+            raise _rule("unknown_invoice", f"payments[{p.invoice_id}].invoice_id")
+        if p.payment_date < inv.invoice_date:
+            raise _rule("payment_before_invoice", f"payments[{p.invoice_id}].payment_date")
+        if p.payment_id is not None:
+            if p.payment_id in seen:
+                raise _rule("duplicate_payment_id", f"payments[{p.invoice_id}].payment_id")
+            seen.add(p.payment_id)
+    for r in c.reminders:
+        if r.invoice_id not in invoices:
+            raise _rule("unknown_invoice", f"reminders[{r.invoice_id}].invoice_id")
+    return c
+
+
+def check_request(req: ScoreRequest) -> ScoreRequest:
+    """Ids unique across the request (customers, and invoices as in one contract table)."""
+    customers: set[str] = set()
+    invoices: set[str] = set()
+    for c in req.customers:
+        if c.customer_id in customers:
+            raise _rule("duplicate_customer_id", f"customers[{c.customer_id}].customer_id")
+        customers.add(c.customer_id)
+        for inv in c.invoices:
+            if inv.invoice_id in invoices:
+                raise _rule("duplicate_invoice_id", f"invoices[{inv.invoice_id}].invoice_id")
+            invoices.add(inv.invoice_id)
+    return req
+
+
+def validation_problems(exc: ValidationError) -> list[dict[str, Any]]:
+    """One entry per broken rule: customer index and id, invoice id, field, rule, message."""
+    problems = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = list(err.get("loc", ()))
+        item: dict[str, Any] = {"rule": err["type"], "message": err["msg"]}
+        if len(loc) >= 2 and loc[0] == "customers" and isinstance(loc[1], int):
+            item["customer_index"] = loc[1]
+            if len(loc) >= 4 and isinstance(loc[3], int):
+                item["table"] = loc[2]
+                item["row"] = loc[3]
+        field = [str(x) for x in loc if not isinstance(x, int)]
+        ctx_field = (err.get("ctx") or {}).get("field")
+        item["field"] = ".".join(field + ([ctx_field] if ctx_field else [])) or None
+        problems.append(item)
+    return problems
+
+
+def request_tables(req: ScoreRequest) -> dict[str, Any]:
+    """Contract tables (pandas frames) from a request; rows keep their request order."""
+    import pandas as pd
+
+    cust, inv, pay, rem = [], [], [], []
+    for c in req.customers:
+        cid = c.customer_id
+        cust.append(
+            c.model_dump(
+                exclude={"invoices", "payments", "reminders", "rating", "p_bad"},
+                exclude_none=False,
+            )
+        )
+        inv.extend({**i.model_dump(), "customer_id": cid} for i in c.invoices)
+        pay.extend({**p.model_dump(), "customer_id": cid} for p in c.payments)
+        rem.extend({**r.model_dump(), "customer_id": cid} for r in c.reminders)
+
+    def frame(rows: list[dict[str, Any]], model: type) -> pd.DataFrame | None:
+        if not rows:
+            return None
+        cols = [*model.model_fields, "customer_id"]
+        df = pd.DataFrame(rows, columns=list(dict.fromkeys(cols)))
+        return df.dropna(axis=1, how="all")
+
+    customers = pd.DataFrame(cust).drop(columns=["created_date"], errors="ignore")
+    if req.customers and any(c.created_date for c in req.customers):
+        customers["created_date"] = [c.created_date for c in req.customers]
+    return {
+        "customers": customers.dropna(axis=1, how="all"),
+        "invoices": frame(inv, InvoiceIn),
+        "payments": frame(pay, PaymentIn),
+        "reminders": frame(rem, ReminderIn),
+    }
+
+
+def input_hash(customer: CustomerIn, as_of: date) -> str:
+    """sha256 of one customer's canonical input and the as-of date (for the audit log)."""
+    raw = json.dumps(
+        {"as_of": as_of.isoformat(), "customer": customer.model_dump(mode="json")},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(raw.encode()).hexdigest()
