@@ -151,7 +151,7 @@ def task_score(path: str, model_dir: str, out: str) -> dict:
 
     from payer_model.config import TrainConfig
     from payer_model.features import build_features
-    from payer_model.jobs.train import score
+    from payer_model.jobs.score import score
     from payer_model.modelling.model import load_bundle, rating_frame
 
     tables = _load(Path(path))

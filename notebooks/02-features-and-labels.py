@@ -16,12 +16,12 @@ import pandas as pd
 
 from payer_model.data import datasets
 from payer_model.modelling import plots
-from payer_model.config import TrainConfig
+from payer_model.config import load_config
 from payer_model.features.leakage import future_invariance_check
 from payer_model.features.labels import data_range, plan_cutoffs
 from payer_model.modelling.snapshots import build_snapshots, class_balance
 
-cfg = TrainConfig()
+cfg = load_config("../training/configs/train.yaml")
 tables, _ = datasets.load(DATA, N_CUSTOMERS, seed=SEED)
 start, end = data_range(tables["invoices"])
 plan = plan_cutoffs(start, end, cfg.labels, cfg.split)

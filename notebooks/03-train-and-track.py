@@ -20,12 +20,12 @@ import pandas as pd
 from payer_model.adapters import registry
 from payer_model.data import datasets
 from payer_model.modelling import plots
-from payer_model.config import TrainConfig
-from payer_model.modelling.evaluation import reliability_figure
-from payer_model.jobs.train import fit_and_evaluate, train
+from payer_model.config import load_config
+from payer_model.jobs.train import train
+from payer_model.modelling.fit import fit_and_evaluate
 
 uri = TRACKING_URI or f"sqlite:///{tempfile.mkdtemp()}/mlflow.db"
-cfg = TrainConfig()
+cfg = load_config("../training/configs/train.yaml")
 tables, _ = datasets.load(DATA, N_CUSTOMERS, seed=SEED)
 
 # %%
@@ -49,6 +49,6 @@ fig = plots.confusion(metrics)
 # %%
 fit = fit_and_evaluate(tables, cfg)
 y = fit.test["label"].map({"good": 0, "average": 1, "bad": 2}).to_numpy()
-fig = reliability_figure(y, {"XGBoost": fit.model.predict_proba(fit.test),
+fig = plots.reliability(y, {"XGBoost": fit.model.predict_proba(fit.test),
                              "rule": fit.rule.predict_proba(fit.test),
                              "persistence": fit.persistence.predict_proba(fit.test)})

@@ -20,13 +20,14 @@ import mlflow
 import optuna
 
 from payer_model.data import datasets
-from payer_model.config import TrainConfig, load_config
+from payer_model.config import load_config
 from payer_model.jobs.tune import tune
 
 workdir = Path(tempfile.mkdtemp())
 uri = TRACKING_URI or f"sqlite:///{workdir}/mlflow.db"
 tables, _ = datasets.load(DATA, N_CUSTOMERS, seed=SEED)
-result = tune(tables, TrainConfig(), n_trials=TRIALS, tracking_uri=uri,
+cfg = load_config("../training/configs/train.yaml")
+result = tune(tables, cfg, n_trials=TRIALS, tracking_uri=uri,
               out_config=workdir / "tuned.yaml")
 result
 

@@ -17,11 +17,12 @@ import pandas as pd
 
 from payer_model.data import datasets
 from payer_model.modelling import plots
-from payer_model.config import TrainConfig
+from payer_model.config import load_config
 from payer_model.features.labels import data_range
-from payer_model.jobs.train import fit_and_evaluate, score
+from payer_model.jobs.score import score
+from payer_model.modelling.fit import fit_and_evaluate
 
-cfg = TrainConfig()
+cfg = load_config("../training/configs/train.yaml")
 tables, _ = datasets.load(DATA, N_CUSTOMERS, seed=SEED)
 fit = fit_and_evaluate(tables, cfg)
 pd.DataFrame(fit.metrics["backtest"]["by_rating"])

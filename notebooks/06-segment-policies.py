@@ -24,8 +24,10 @@ from payer_model.config import TrainConfig
 from payer_model.features.labels import data_range
 from payer_model.jobs.score import rated_portfolio
 from payer_model.modelling.fit import fit_and_evaluate
-from payer_model.policy.engine import decide_all, load_policies
+from payer_model.policy.policies import load_policies
+from payer_model.policy.segment import decide_all
 from payer_model.policy.simulate import simulate_policy
+from payer_model.policy.worklist import rank_worklist
 
 cfg = TrainConfig()
 policies = load_policies(POLICIES)
@@ -42,7 +44,8 @@ pd.DataFrame([{"segment": s.name, "tone": s.policy.tone,
 # %%
 _, end = data_range(tables["invoices"])
 rated = rated_portfolio(tables, end, fit.model, cfg)
-decisions = pd.DataFrame([d.model_dump() for d in decide_all(tables, rated, end, policies)])
+decided = decide_all(tables, rated, end, policies)
+decisions = pd.DataFrame([d.model_dump() for d in decided])
 fig = plots.rating_mix(decisions, column="segment")
 
 # %% [markdown]
@@ -60,6 +63,5 @@ print(sim["note"])
 # ## Worklist: highest expected loss first
 
 # %%
-decisions.sort_values("priority", ascending=False)[
-    ["customer_id", "segment", "rating", "p_bad", "overdue_amt", "priority",
-     "requires_human_review"]].head(10)
+# the same ranking as `payer-model worklist` and the monitoring page
+rank_worklist(decided, end).head(10)

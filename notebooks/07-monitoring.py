@@ -23,13 +23,13 @@ import pandas as pd
 from IPython.display import HTML
 
 from payer_model.modelling import plots
-from payer_model.config import TrainConfig
+from payer_model.config import load_config
 from payer_model.data.generate import generate_dataset
 from payer_model.jobs.monitor import monitor
-from payer_model.jobs.train import fit_and_evaluate
-from payer_model.policy.engine import load_policies
+from payer_model.modelling.fit import fit_and_evaluate
+from payer_model.policy.policies import load_policies
 
-cfg = TrainConfig()
+cfg = load_config("../training/configs/train.yaml")
 policies = load_policies(POLICIES)
 stable = generate_dataset(N_CUSTOMERS, MONTHS, seed=SEED)
 shifted = generate_dataset(N_CUSTOMERS, MONTHS, seed=SEED, shift_from=SHIFT_FROM)

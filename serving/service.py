@@ -9,7 +9,6 @@ BentoML's ``/livez``, ``/readyz`` (503 until a champion is loaded and warmed), `
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from typing import Any
 
@@ -18,29 +17,34 @@ import bentoml
 from payer_model.api.engine import ApiError, ScoringEngine
 from payer_model.api.guard import ApiGuard
 from payer_model.api.models import ScoreRequest
+from payer_model.config import Settings
 
 log = logging.getLogger("payer_model.serving")
 # The engine of this worker process, for GET /metadata (answered by the middleware).
 _ENGINES: list[ScoringEngine] = []
+# Exceptions past validation (bugs): answered 500 with the request id, counted in /metrics.
+INTERNAL_ERRORS = bentoml.metrics.Counter(
+    name="payer_internal_errors",
+    documentation="requests answered 500: an exception after validation (a bug)",
+    labelnames=["endpoint"],
+)
 
 
 @bentoml.service(
     name="payer_model",
     workers=1,
-    traffic={"timeout": 30, "max_concurrency": int(os.environ.get("PAYER_MAX_CONCURRENCY", "64"))},
+    traffic={"timeout": 30, "max_concurrency": Settings().max_concurrency},
 )
 class PayerModelService:
     """Payer rating and segment-policy API."""
 
     def __init__(self) -> None:
-        from payer_model.config import Settings
-
         settings = Settings()
         self.engine = ScoringEngine(
             settings.tracking_uri,
             audit_db=settings.audit_db,
-            policy_path=os.environ.get("PAYER_POLICY_FILE"),
-            alias=os.environ.get("PAYER_MODEL_ALIAS", "champion"),
+            policy_path=settings.policy_file,
+            alias=settings.model_alias,
         )
         self.engine.load()
         _ENGINES.append(self.engine)
@@ -56,6 +60,8 @@ class PayerModelService:
             out = fn(request, key_id=key_id, request_id=request_id)
         except ApiError as exc:
             ctx.response.status_code = exc.status
+            if exc.status >= 500:
+                INTERNAL_ERRORS.labels(endpoint=fn.__name__).inc()
             return exc.to_dict() | {"request_id": request_id}
         return out
 

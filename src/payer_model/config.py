@@ -140,12 +140,50 @@ def load_config(path: str | Path | None = None) -> TrainConfig:
 
 
 class Settings(BaseSettings):
-    """Process settings from the environment (``PAYER_*``)."""
+    """Process settings: every ``PAYER_*`` environment variable, declared once here.
+
+    Each field is read from ``PAYER_`` plus its name in upper case. Edges (CLI, service,
+    jobs) build one ``Settings()`` and pass the values down; library code never reads the
+    environment.
+    """
 
     model_config = SettingsConfigDict(env_prefix="PAYER_", extra="ignore")
 
-    tracking_uri: str = "sqlite:///mlflow/mlflow.db"
-    artifact_root: str = "mlflow/artifacts"
-    audit_db: str = "mlflow/audit.db"
-    duckdb_temp_dir: str | None = None
-    duckdb_memory_limit: str | None = None
+    # --- tracking and stores
+    tracking_uri: str = Field(
+        "sqlite:///mlflow/mlflow.db", description="MLflow tracking and registry store"
+    )
+    artifact_root: str = Field(
+        "mlflow/artifacts",
+        description="MLflow artifact root when the store is not a local sqlite file "
+        "(next to the sqlite file otherwise)",
+    )
+    audit_db: str = Field("mlflow/audit.db", description="SQLite decision audit store")
+    # --- feature engine
+    duckdb_temp_dir: str | None = Field(
+        None, description="DuckDB spill folder for data larger than memory ('' disables)"
+    )
+    duckdb_memory_limit: str | None = Field(None, description="DuckDB memory cap, e.g. 4GB")
+    # --- command line
+    log_level: str = Field("WARNING", description="log level of the CLI (DEBUG, INFO, ...)")
+    debug: bool = Field(False, description="show tracebacks instead of one-line errors")
+    # --- scoring API
+    api_keys: str = Field("", description="comma-separated API keys (Bearer tokens)")
+    api_keys_file: str | None = Field(None, description="file with one API key per line")
+    rate_limit_per_min: float = Field(600.0, gt=0, description="requests per minute per key")
+    rate_limit_burst: float | None = Field(
+        None, gt=0, description="burst size per key [rate_limit_per_min / 10, at least 1]"
+    )
+    max_body_bytes: int = Field(
+        16 * 1024 * 1024, gt=0, description="larger request bodies answer 413"
+    )
+    max_concurrency: int = Field(64, gt=0, description="concurrent requests per API worker")
+    policy_file: str | None = Field(
+        None, description="segment policy file of the API [serving/policies.yaml]"
+    )
+    model_alias: str = Field("champion", description="registry alias the API loads")
+
+    @property
+    def has_api_keys(self) -> bool:
+        """Whether any API key source is configured (keys or a keys file)."""
+        return bool(self.api_keys.strip() or self.api_keys_file)

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from payer_model.adapters import registry
-from payer_model.cli.main import app
+from payer_model.cli import app
 from payer_model.data.schema import ALL_RATINGS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

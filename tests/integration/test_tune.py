@@ -88,7 +88,7 @@ def test_cli_tune(small_portfolio, tracking_uri, tmp_path):
     from typer.testing import CliRunner
 
     import payer_model.cli.tune  # noqa: F401  (registers the command)
-    from payer_model.cli.main import app
+    from payer_model.cli import app
 
     cfg_path = tmp_path / "fast.yaml"
     cfg_path.write_text(

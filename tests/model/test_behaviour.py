@@ -8,7 +8,7 @@ from payer_model.config import TrainConfig
 from payer_model.data.generate import generate_dataset
 from payer_model.data.schema import RATINGS
 from payer_model.features import WORSE_WHEN_HIGHER
-from payer_model.jobs.train import fit_and_evaluate
+from payer_model.modelling.fit import fit_and_evaluate
 from payer_model.modelling.model import load_bundle
 
 pytestmark = pytest.mark.slow

@@ -6,8 +6,9 @@ import pytest
 
 from payer_model.config import TrainConfig
 from payer_model.data.generate import generate_dataset
-from payer_model.jobs.train import fit_and_evaluate, score
+from payer_model.jobs.score import score
 from payer_model.modelling.explain import GROUP_CODES, INSUFFICIENT_HISTORY
+from payer_model.modelling.fit import fit_and_evaluate
 
 pytestmark = pytest.mark.slow
 WORSE = {w for w, _ in GROUP_CODES.values()} | {"NO_RECENT_PAYMENTS"}

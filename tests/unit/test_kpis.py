@@ -3,7 +3,8 @@
 import pandas as pd
 import pytest
 
-from payer_model.jobs.monitor import distribution_drift, post_webhook
+from payer_model.jobs.monitor import post_webhook
+from payer_model.monitoring.alerts import distribution_drift
 from payer_model.monitoring.kpis import collection_kpis, dso_count_back
 from payer_model.monitoring.migration import migration_matrix, movers
 

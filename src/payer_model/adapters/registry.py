@@ -1,7 +1,7 @@
 """MLflow adapter: tracking, registry aliases and loading the champion (DESIGN §5).
 
-The only module of the core that imports MLflow, always inside functions so that importing
-``payer_model`` stays cheap.
+With :mod:`payer_model.adapters.tracking` (run logging), the only modules that import MLflow,
+always inside functions so that importing ``payer_model`` stays cheap.
 """
 
 from __future__ import annotations
@@ -157,6 +157,13 @@ def set_alias(name: str, alias: str, version: str | int) -> None:
 def version_tags(name: str, version: str | int) -> dict[str, str]:
     """Tags of one model version."""
     return dict(_client().get_model_version(name, str(version)).tags)
+
+
+def set_version_tags(name: str, version: str | int, tags: dict[str, Any]) -> None:
+    """Set tags on one model version."""
+    client = _client()
+    for k, v in tags.items():
+        client.set_model_version_tag(name, str(version), k, str(v))
 
 
 def log_json(obj: Any, artifact_file: str) -> None:

@@ -105,7 +105,7 @@ class ScoringEngine:
     ) -> None:
         from payer_model.adapters.audit import AuditStore
         from payer_model.config import DEFAULT_TRAIN_CONFIG, load_config
-        from payer_model.policy.engine import DEFAULT_POLICY_FILE, load_policies
+        from payer_model.policy.policies import DEFAULT_POLICY_FILE, load_policies
 
         if config_path is None and DEFAULT_TRAIN_CONFIG.exists():
             config_path = DEFAULT_TRAIN_CONFIG
@@ -386,7 +386,7 @@ class ScoringEngine:
         Raises:
             ApiError: 400 for input that breaks the contract, 503 when not ready.
         """
-        from payer_model.policy.engine import decide_all
+        from payer_model.policy.segment import decide_all
 
         started = time.perf_counter()
         self._require_ready()

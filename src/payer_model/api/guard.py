@@ -115,10 +115,13 @@ class ApiGuard:
         self.metadata = metadata
         self.request_model = request_model
         self.hashes = configured_key_hashes()
-        per_min = float(os.environ.get("PAYER_RATE_LIMIT_PER_MIN", "600"))
-        burst = float(os.environ.get("PAYER_RATE_LIMIT_BURST", str(max(1.0, per_min / 10))))
+        from payer_model.config import Settings
+
+        settings = Settings()
+        per_min = settings.rate_limit_per_min
+        burst = settings.rate_limit_burst or max(1.0, per_min / 10)
         self.bucket = TokenBucket(per_min, burst)
-        self.max_body = int(os.environ.get("PAYER_MAX_BODY_BYTES", str(16 * 1024 * 1024)))
+        self.max_body = settings.max_body_bytes
 
     def _key_id(self, headers: dict[bytes, bytes]) -> str | None:
         auth = headers.get(b"authorization", b"").decode("latin-1")

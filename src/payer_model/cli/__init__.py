@@ -1,18 +1,26 @@
 """The ``payer-model`` command line: one Typer app, one module per command group.
 
-Importing this package registers every command; each module only imports Typer at the top,
-so ``--help`` stays instant.
+:mod:`.common` holds the app, the consoles and the ``command`` wrapper; importing this
+package registers every command group (:mod:`.data`, :mod:`.model`, :mod:`.policy`,
+:mod:`.monitor`, :mod:`.serve`, :mod:`.tune`). Each module imports only Typer and Rich at
+the top, so ``--help`` stays instant.
 """
 
 from __future__ import annotations
 
 from payer_model.cli import (
-    imports,  # noqa: F401  (registers import)
-    model,  # noqa: F401  (registers promote, rollback, card)
+    data,  # noqa: F401  (registers generate, validate, features, import)
+    model,  # noqa: F401  (registers train, score, explain, demo, promote, rollback, card)
     monitor,  # noqa: F401  (registers monitor, retrain)
+    policy,  # noqa: F401  (registers policy validate/show/simulate, worklist)
     serve,  # noqa: F401  (registers serve, audit)
     tune,  # noqa: F401  (registers tune)
 )
-from payer_model.cli.main import app
+from payer_model.cli.common import app
 
-__all__ = ["app"]
+__all__ = ["app", "main"]
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    """Entry point for ``python -m payer_model``."""
+    app(prog_name="payer-model")

@@ -6,25 +6,27 @@ Exit codes of ``monitor``: 0 no alert, 1 at least one alert fired (see ``alerts.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from payer_model.cli.main import (
+from payer_model.cli.common import (
     ConfigOpt,
     DataDir,
     JsonOpt,
-    _config,
-    _fail,
-    _load_champion,
-    _tracking_uri,
     app,
     command,
     console,
+    debug_enabled,
     err,
+    fail,
+    load_champion,
+    load_config,
+    load_policies,
     load_tables,
+    settings,
+    tracking_uri,
 )
 
 MonitorCfgOpt = Annotated[
@@ -48,16 +50,15 @@ def monitor(
 ) -> dict[str, Any]:
     """Drift, migration, KPIs and alerts between two dates; exit 1 when an alert fired."""
     try:
-        from payer_model.jobs.monitor import load_monitor_config
         from payer_model.jobs.monitor import monitor as monitor_job
-        from payer_model.policy.engine import load_policies
+        from payer_model.monitoring.alerts import load_monitor_config
 
-        cfg, _ = _config(config)
+        cfg, _ = load_config(config)
         mcfg = load_monitor_config(monitor_config)
         tables = load_tables(data, cfg)
         target = out or Path("reports/monitoring") / current
         with err.status("scoring both dates and running Evidently"):
-            model, mv = _load_champion(cfg)
+            model, version = load_champion(cfg)
             summary = monitor_job(
                 tables,
                 reference,
@@ -67,15 +68,15 @@ def monitor(
                 load_policies(policy),
                 target,
                 mcfg,
-                model_version=str(mv.version),
+                model_version=version,
                 workspace=workspace,
             )
     except typer.Exit:
         raise
     except Exception as exc:  # exit 2 for every error: 1 means "alert"
-        if os.environ.get("PAYER_DEBUG"):
+        if debug_enabled():
             raise
-        raise _fail(
+        raise fail(
             f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", 2
         ) from None
     bad = summary["bad_share_rated"]
@@ -102,19 +103,18 @@ def retrain(
     json_out: JsonOpt = None,
 ) -> dict[str, Any]:
     """Train a challenger on the newest window; promote through the gate; idempotent."""
-    from payer_model.config import Settings
     from payer_model.jobs.retrain import retrain as retrain_job
 
-    cfg, path = _config(config)
+    cfg, path = load_config(config)
     tables = load_tables(data, cfg)
     with err.status("retraining"):
         result = retrain_job(
             tables,
             cfg,
-            tracking_uri=_tracking_uri(),
+            tracking_uri=tracking_uri(),
             config_path=path,
             as_of=as_of,
-            audit_db=Settings().audit_db,
+            audit_db=settings().audit_db,
         )
     if result["reused"]:
         console.print(

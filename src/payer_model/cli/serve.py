@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from payer_model.cli.main import JsonOpt, app, command, console
+from payer_model.cli.common import JsonOpt, app, command, console, settings
 
 SERVICE = "serving.service:PayerModelService"
 
@@ -50,7 +49,7 @@ def serve(
     if not (working_dir / "serving" / "service.py").is_file():
         console.print(f"[bold red]error:[/] no serving/service.py under {working_dir.resolve()}")
         raise typer.Exit(2)
-    if not (os.environ.get("PAYER_API_KEYS") or os.environ.get("PAYER_API_KEYS_FILE")):
+    if not settings().has_api_keys:
         console.print(
             "[yellow]warning:[/] no PAYER_API_KEYS / PAYER_API_KEYS_FILE set: "
             "every API call will be refused (401)"
@@ -74,10 +73,9 @@ def audit(
     json_out: JsonOpt = None,
 ) -> dict[str, Any]:
     """Read decisions back from the audit store (PAYER_AUDIT_DB); optionally prune old ones."""
-    from payer_model.api.audit import AuditStore
-    from payer_model.config import Settings
+    from payer_model.adapters.audit import AuditStore
 
-    path = Settings().audit_db
+    path = settings().audit_db
     store = AuditStore(path)
     pruned = store.prune(prune_days) if prune_days is not None else 0
     if prune_days is not None:

@@ -8,17 +8,17 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from payer_model.cli.main import (
+from payer_model.cli.common import (
     ConfigOpt,
     DataDir,
     JsonOpt,
-    _config,
-    _tracking_uri,
     app,
     command,
     console,
     err,
+    load_config,
     load_tables,
+    tracking_uri,
 )
 
 
@@ -47,7 +47,7 @@ def tune(
 
     if trials < 1:
         raise ValueError("--trials must be at least 1")
-    cfg, path = _config(config)
+    cfg, path = load_config(config)
     tables = load_tables(data, cfg)
     with err.status(f"tuning: {trials} trials"):
         result = run_tune(
@@ -57,7 +57,7 @@ def tune(
             timeout=timeout,
             storage=storage,
             study_name=study,
-            tracking_uri=_tracking_uri(),
+            tracking_uri=tracking_uri(),
             out_config=out,
             config_path=path,
         )

@@ -3,8 +3,9 @@
 T is the start of a day: an event dated T or later is unknown at T. An invoice is **open at
 T** when it exists before T (``invoice_date < T``) and was neither paid nor written off
 before T — so an invoice paid on or after T is open at T. The DuckDB/Spark feature SQL
-renders :func:`open_at_sql`; the online features and the policy engine call
-:func:`is_open_at` (one invoice) or :func:`open_mask` (a frame). A unit test holds the three
+renders :func:`open_at_sql`; the policy engine calls
+:func:`is_open_at` (one invoice) or :func:`open_mask` (a frame); the online engine applies
+the same comparison on arrays (held equal by its parity tests). A unit test holds the three
 forms equal.
 """
 

@@ -85,7 +85,7 @@ inv AS (
         CAST(dispute_date AS DATE) AS dispute_date,
         COALESCE(CAST(disputed AS BOOLEAN), FALSE) AS disputed,
         CAST(written_off_date AS DATE) AS written_off_date,
-        (document_type = 'credit_note' OR amount < 0) AS is_cn
+        (coalesce(document_type, 'invoice') = 'credit_note' OR amount < 0) AS is_cn
     FROM invoices_in
 ),
 real_inv AS (SELECT * FROM inv WHERE NOT is_cn),

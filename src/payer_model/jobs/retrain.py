@@ -1,8 +1,8 @@
-"""Periodic retraining job (DESIGN §8): idempotent wrapper around ``pipeline.train``.
+"""Periodic retraining job (DESIGN §8): idempotent wrapper around ``jobs.train.train``.
 
 The same data fingerprint and the same config hash reuse the earlier MLflow run: no new
 model is trained and no version is registered. Otherwise a challenger is trained;
-``pipeline.train`` compares it with the champion on the same out-of-time window and
+``jobs.train.train`` compares it with the champion on the same out-of-time window and
 promotes it only through the gate. The decision is tagged on the run and written to the
 audit store (source ``retrain``).
 """
@@ -51,25 +51,43 @@ def tables_as_of(
 
 def find_run(experiment: str, fingerprint: str, chash: str) -> dict[str, Any] | None:
     """Latest finished run with these ``data_fingerprint`` and ``config_hash`` tags."""
-    import mlflow
+    from payer_model.adapters import tracking
 
-    exp = mlflow.get_experiment_by_name(experiment)
-    if exp is None:
-        return None
-    runs = mlflow.search_runs(
-        experiment_ids=[exp.experiment_id],
-        filter_string=(
-            f"tags.data_fingerprint = '{fingerprint}' and "
-            f"tags.config_hash = '{chash}' and attributes.status = 'FINISHED'"
-        ),
-        order_by=["attributes.start_time DESC"],
-        max_results=1,
-        output_format="list",
+    return tracking.find_run(experiment, {"data_fingerprint": fingerprint, "config_hash": chash})
+
+
+def _record_decision(
+    metrics: dict[str, Any],
+    decision: str,
+    *,
+    fingerprint: str,
+    chash: str,
+    as_of: Any,
+    audit_db: str | Path | None,
+) -> None:
+    """Write the decision to the audit store (source ``retrain``) when one is given."""
+    from payer_model.adapters.audit import AuditStore
+
+    if audit_db is None:
+        return
+    AuditStore(audit_db).record_decisions(
+        [
+            {
+                "customer_id": "*",
+                "as_of": str(pd.Timestamp(as_of).date()) if as_of else "",
+                "model_version": metrics["model_version"],
+                "reasons": metrics["gate"]["checks"],
+                "payload": {
+                    "decision": decision,
+                    "run_id": metrics["run_id"],
+                    "data_fingerprint": fingerprint,
+                    "config_hash": chash,
+                    "message": metrics["message"],
+                },
+            }
+        ],
+        source="retrain",
     )
-    if not runs:
-        return None
-    r = runs[0]
-    return {"run_id": r.info.run_id, "tags": dict(r.data.tags)}
 
 
 def retrain(
@@ -87,10 +105,7 @@ def retrain(
         ``run_id``, ``model_version``, ``promoted``, ``reused``, ``data_fingerprint``,
         ``config_hash``, ``decision`` and the gate checks.
     """
-    import mlflow
-
-    from payer_model.adapters import registry
-    from payer_model.api.audit import AuditStore
+    from payer_model.adapters import registry, tracking
     from payer_model.jobs.train import data_fingerprint, train
 
     data = tables_as_of(tables, as_of) if as_of is not None else dict(tables)
@@ -117,37 +132,22 @@ def retrain(
         }
     metrics = train(data, cfg, tracking_uri=tracking_uri, config_path=config_path)
     decision = "promoted" if metrics["promoted"] else "kept_champion"
-    client = mlflow.MlflowClient()
-    for key, value in {
-        "config_hash": chash,
-        "job": "retrain",
-        "retrain_decision": decision,
-        "model_version": metrics["model_version"],
-        "as_of": str(pd.Timestamp(as_of).date()) if as_of is not None else "",
-    }.items():
-        client.set_tag(metrics["run_id"], key, value)
-    client.set_model_version_tag(
-        cfg.registered_model, metrics["model_version"], "retrain_decision", decision
+    tracking.tag_run(
+        metrics["run_id"],
+        {
+            "config_hash": chash,
+            "job": "retrain",
+            "retrain_decision": decision,
+            "model_version": metrics["model_version"],
+            "as_of": str(pd.Timestamp(as_of).date()) if as_of is not None else "",
+        },
     )
-    if audit_db is not None:
-        AuditStore(audit_db).record_decisions(
-            [
-                {
-                    "customer_id": "*",
-                    "as_of": str(pd.Timestamp(as_of).date()) if as_of else "",
-                    "model_version": metrics["model_version"],
-                    "reasons": metrics["gate"]["checks"],
-                    "payload": {
-                        "decision": decision,
-                        "run_id": metrics["run_id"],
-                        "data_fingerprint": fingerprint,
-                        "config_hash": chash,
-                        "message": metrics["message"],
-                    },
-                }
-            ],
-            source="retrain",
-        )
+    registry.set_version_tags(
+        cfg.registered_model, metrics["model_version"], {"retrain_decision": decision}
+    )
+    _record_decision(
+        metrics, decision, fingerprint=fingerprint, chash=chash, as_of=as_of, audit_db=audit_db
+    )
     return {
         "reused": False,
         "run_id": metrics["run_id"],

@@ -1,13 +1,16 @@
-"""Jobs: train (with baselines, MLflow tracking and promotion) and batch scoring."""
+"""Training job: fit, evaluate, log to MLflow, register and promote through the gate.
+
+The computation lives in :mod:`payer_model.modelling.fit` and the figures in
+:mod:`payer_model.modelling.plots`; every MLflow call goes through
+:mod:`payer_model.adapters.tracking` (the run) and :mod:`payer_model.adapters.registry`
+(versions and aliases). Batch scoring is :mod:`payer_model.jobs.score`.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,27 +19,25 @@ import pandas as pd
 import yaml
 
 from payer_model.config import TrainConfig
-from payer_model.data.schema import UNRATED
-from payer_model.features import compute
-from payer_model.features.labels import LABEL_INDEX, CutoffPlan, data_range, plan_cutoffs
-from payer_model.modelling.evaluation import backtest, bootstrap_ci, model_card, reliability_figure
-from payer_model.modelling.explain import INSUFFICIENT_HISTORY, reason_codes
-from payer_model.modelling.metrics import classification_metrics
-from payer_model.modelling.model import (
-    PersistenceBaseline,
-    RuleRatingModel,
-    XGBRatingModel,
-    rating_frame,
+from payer_model.data.schema import PII_COLUMNS
+from payer_model.modelling import plots
+from payer_model.modelling.evaluation import model_card
+from payer_model.modelling.fit import (
+    FitResult,
+    Progress,
+    evaluate,
+    fit_and_evaluate,
+    gate,
+    label_index,
+    no_progress,
 )
-from payer_model.modelling.snapshots import build_snapshots, usable
+from payer_model.modelling.model import rating_frame
+
+__all__ = ["FitResult", "data_fingerprint", "fit_and_evaluate", "gate", "train"]
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str], None]
-
-
-def _noop(_: str) -> None:
-    return None
+OUTPUT_COLUMNS = ["rating", "p_good", "p_average", "p_bad", "late_probability", "score"]
 
 
 def data_fingerprint(tables: dict[str, pd.DataFrame | None]) -> str:
@@ -47,7 +48,7 @@ def data_fingerprint(tables: dict[str, pd.DataFrame | None]) -> str:
         if df is None or len(df) == 0:
             h.update(f"{name}:empty".encode())
             continue
-        df = df.drop(columns=[c for c in ("name", "email") if c in df.columns])
+        df = df.drop(columns=[c for c in PII_COLUMNS if c in df.columns])
         df = df.reindex(sorted(df.columns), axis=1)
         row_hash = pd.util.hash_pandas_object(df.astype(str), index=False).to_numpy()
         h.update(name.encode())
@@ -55,182 +56,165 @@ def data_fingerprint(tables: dict[str, pd.DataFrame | None]) -> str:
     return h.hexdigest()[:16]
 
 
-def _y(frame: pd.DataFrame) -> np.ndarray:
-    return frame["label"].map(LABEL_INDEX).to_numpy(dtype=int)
+def model_example(frame: pd.DataFrame) -> pd.DataFrame:
+    """Three feature rows with made-up ids: the logged model's input example."""
+    from payer_model.features import FEATURE_COLUMNS
 
-
-def _evaluate(model, frame: pd.DataFrame) -> dict[str, Any]:
-    pred = np.asarray([LABEL_INDEX[r] for r in model.predict_rating(frame)], dtype=int)
-    return classification_metrics(_y(frame), model.predict_proba(frame), pred)
-
-
-@dataclass
-class FitResult:
-    """Everything a training run produced, before anything is logged."""
-
-    plan: CutoffPlan
-    snapshots: pd.DataFrame
-    train: pd.DataFrame
-    val: pd.DataFrame
-    test: pd.DataFrame
-    model: XGBRatingModel
-    rule: RuleRatingModel
-    persistence: PersistenceBaseline
-    metrics: dict[str, Any] = field(default_factory=dict)
-
-
-def fit_and_evaluate(
-    tables: dict[str, pd.DataFrame | None], cfg: TrainConfig, progress: Progress = _noop
-) -> FitResult:
-    """Build snapshots, train the model and both baselines, evaluate all out of time.
-
-    Raises:
-        InsufficientHistoryError: the data is too short for an out-of-time split.
-    """
-    start, end = data_range(tables["invoices"])
-    plan = plan_cutoffs(start, end, cfg.labels, cfg.split)
-    for note in plan.notes:
-        log.warning(note)
-    progress(f"building snapshots for {len(plan.all)} monthly cutoffs")
-    snap = build_snapshots(tables, plan.all, cfg)
-    rows = usable(snap)
-    parts = {
-        name: rows[rows["as_of"].isin(pd.DatetimeIndex(cuts))].reset_index(drop=True)
-        for name, cuts in (("train", plan.train), ("val", plan.val), ("test", plan.test))
-    }
-    for name, part in parts.items():
-        if len(part) == 0:
-            raise ValueError(f"no labelled, rated snapshots in the {name} window")
-    progress(f"training XGBoost on {len(parts['train'])} snapshots")
-    m = cfg.model
-    model = XGBRatingModel(
-        m.params, m.num_boost_round, m.early_stopping_rounds, m.class_weights, m.seed
-    )
-    model.fit(parts["train"], _y(parts["train"]), parts["val"], _y(parts["val"]))
-    fit_rows = pd.concat([parts["train"], parts["val"]], ignore_index=True)
-    rule = RuleRatingModel(cfg.labels).fit(fit_rows, _y(fit_rows))
-    persistence = PersistenceBaseline().fit(fit_rows, _y(fit_rows))
-    test = parts["test"]
-    y_test = _y(test)
-    pred_test = np.asarray([LABEL_INDEX[r] for r in model.predict_rating(test)], dtype=int)
-    metrics = {
-        "model": _evaluate(model, test),
-        "backtest": backtest(test, model.predict_rating(test)),
-        "bootstrap": bootstrap_ci(
-            y_test,
-            model.predict_proba(test),
-            pred_test,
-            test["customer_id"].to_numpy(),
-            n_boot=100,
-        ),
-        "calibration": [
-            c.to_dict() | {"cv_log_loss": getattr(c, "cv_log_loss_", None)}
-            for c in model.calibrators_
-        ],
-        "thresholds": list(model.thresholds_),
-        "baselines": {"rule": _evaluate(rule, test), "persistence": _evaluate(persistence, test)},
-        "test_window": {
-            "cutoffs": [t.date().isoformat() for t in plan.test],
-            "rows": len(test),
-            "unrated_excluded": int((~snap["rated"] & snap["as_of"].isin(plan.test)).sum()),
-        },
-        "train_window": {
-            "cutoffs": [t.date().isoformat() for t in plan.train],
-            "val_cutoffs": [t.date().isoformat() for t in plan.val],
-            "rows": len(parts["train"]),
-            "val_rows": len(parts["val"]),
-        },
-        "best_iteration": model.best_iteration_,
-    }
-    return FitResult(
-        plan, snap, parts["train"], parts["val"], test, model, rule, persistence, metrics
-    )
-
-
-def gate(
-    metrics: dict[str, Any], cfg: TrainConfig, champion: dict[str, Any] | None = None
-) -> tuple[bool, list[str]]:
-    """Promotion gate: (passes, reasons) for a challenger's out-of-time metrics."""
-    mod = metrics["model"]
-    per = metrics["baselines"]["persistence"]
-    rule = metrics["baselines"]["rule"]
-    g = cfg.gate
-    checks = [
-        (
-            mod["macro_f1"] >= per["macro_f1"] + g.min_gain_over_persistence,
-            f"macro-F1 {mod['macro_f1']:.3f} vs persistence {per['macro_f1']:.3f} "
-            f"+ {g.min_gain_over_persistence}",
-        ),
-        (
-            mod["macro_f1"] >= rule["macro_f1"],
-            f"macro-F1 {mod['macro_f1']:.3f} vs rule {rule['macro_f1']:.3f}",
-        ),
-    ]
-    if mod.get("auc_bad") is not None:
-        checks.append(
-            (
-                mod["auc_bad"] >= g.min_auc_bad,
-                f"AUC(bad) {mod['auc_bad']:.3f} vs floor {g.min_auc_bad}",
-            )
-        )
-    if mod.get("ece") is not None:
-        checks.append((mod["ece"] <= g.max_ece, f"ECE {mod['ece']:.3f} vs max {g.max_ece}"))
-    if champion is not None:
-        checks.append(
-            (
-                mod["macro_f1"] >= champion["macro_f1"],
-                f"macro-F1 {mod['macro_f1']:.3f} vs champion {champion['macro_f1']:.3f}",
-            )
-        )
-    reasons = [("pass: " if ok else "FAIL: ") + text for ok, text in checks]
-    return all(ok for ok, _ in checks), reasons
-
-
-def _flat_metrics(prefix: str, m: dict[str, Any]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for k, v in m.items():
-        if isinstance(v, dict):
-            out |= _flat_metrics(f"{prefix}{k}_", v)
-        elif isinstance(v, int | float) and not isinstance(v, bool) and v is not None:
-            out[f"{prefix}{k}"] = float(v)
-    return out
-
-
-def _confusion_figure(metrics: dict[str, Any]):
-    from payer_model.modelling.plots import confusion
-
-    return confusion(metrics)
-
-
-def _importance_figure(model):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    gains: dict[str, float] = {}
-    for booster in model.boosters_:
-        for k, v in booster.get_score(importance_type="total_gain").items():
-            gains[k] = gains.get(k, 0.0) + v
-    top = sorted(gains.items(), key=lambda kv: kv[1])[-20:]
-    fig, ax = plt.subplots(figsize=(7, 6))
-    ax.barh([k for k, _ in top], [v for _, v in top], color="#4C72B0")
-    ax.set_xlabel("total gain (both boosters)")
-    ax.set_title("feature importance")
-    fig.tight_layout()
-    return fig
-
-
-def _example(frame: pd.DataFrame) -> pd.DataFrame:
-    ex = frame[[c for c in frame.columns if c in _model_input_columns()]].head(3).copy()
+    ex = frame[[c for c in frame.columns if c in FEATURE_COLUMNS]].head(3).copy()
     ex["customer_id"] = [f"example-{i}" for i in range(len(ex))]
     return ex
 
 
-def _model_input_columns() -> list[str]:
-    from payer_model.features import FEATURE_COLUMNS
+def run_params(fit: FitResult, cfg: TrainConfig) -> dict[str, Any]:
+    """MLflow params of a training run: model, labels, features, split and row counts."""
+    metrics = fit.metrics
+    return {
+        **{f"model.{k}": v for k, v in cfg.model.params.items()},
+        "model.num_boost_round": cfg.model.num_boost_round,
+        "model.best_iteration": fit.model.best_iteration_,
+        "model.class_weights": cfg.model.class_weights,
+        **{f"labels.{k}": v for k, v in cfg.labels.model_dump().items()},
+        "features.min_paid_invoices": cfg.features.min_paid_invoices,
+        "features.window_days": cfg.features.window_days,
+        "split.train": ",".join(metrics["train_window"]["cutoffs"]),
+        "split.val": ",".join(metrics["train_window"]["val_cutoffs"]),
+        "split.test": ",".join(metrics["test_window"]["cutoffs"]),
+        "rows.train": len(fit.train),
+        "rows.val": len(fit.val),
+        "rows.test": len(fit.test),
+    }
 
-    return list(FEATURE_COLUMNS)
+
+def _champion_before(fit: FitResult, name: str) -> tuple[Any, dict[str, Any] | None]:
+    """The current champion version and its metrics on this run's test window."""
+    from payer_model.adapters import registry
+
+    current = registry.alias_version(name, registry.CHAMPION)
+    if current is None:
+        return None, None
+    try:
+        champ_model, _ = registry.download_bundle(name, registry.CHAMPION)
+    except registry.RegistryError as exc:
+        log.warning("current champion could not be evaluated: %s", exc)
+        return current, None
+    champion = evaluate(champ_model, fit.test)
+    fit.metrics["champion_before"] = {
+        "version": str(current.version),
+        "macro_f1": champion["macro_f1"],
+    }
+    return current, champion
+
+
+def _log_plots(fit: FitResult) -> None:
+    from payer_model.adapters import tracking
+
+    tracking.log_figure(plots.confusion(fit.metrics), "plots/confusion_matrix.png")
+    probas = {
+        "XGBoost": fit.model.predict_proba(fit.test),
+        "rule": fit.rule.predict_proba(fit.test),
+        "persistence": fit.persistence.predict_proba(fit.test),
+    }
+    tracking.log_figure(plots.reliability(label_index(fit.test), probas), "plots/reliability.png")
+    tracking.log_figure(plots.feature_importance(fit.model), "plots/feature_importance.png")
+
+
+def _log_run(
+    fit: FitResult,
+    cfg: TrainConfig,
+    run_id: str,
+    gate_record: dict[str, Any],
+    config_path: str | Path | None,
+) -> tuple[Any, Any]:
+    """Log params, metrics, config, plots, card and both models to the active run.
+
+    Returns:
+        The model infos of the XGBoost model and of the rule model.
+    """
+    from payer_model.adapters import registry, tracking
+
+    metrics = fit.metrics
+    tracking.log_params(run_params(fit, cfg))
+    tracking.log_metrics(tracking.flat_metrics("model_", metrics["model"]))
+    for b in ("rule", "persistence"):
+        tracking.log_metrics(tracking.flat_metrics(f"{b}_", metrics["baselines"][b]))
+    if config_path and Path(config_path).exists():
+        tracking.log_artifact(config_path, "config")
+    tracking.log_text(
+        yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), "config/resolved.yaml"
+    )
+    tracking.log_json(fit.model.encoder_.columns, "features.json")
+    tracking.log_json(fit.plan.to_dict(), "split.json")
+    tracking.log_json(gate_record, "gate.json")
+    _log_plots(fit)
+    tracking.log_json(metrics["backtest"], "backtest.json")
+    card = model_card(
+        metrics,
+        version=f"(run {run_id})",
+        name=cfg.registered_model,
+        features=fit.model.encoder_.columns,
+        labels=cfg.labels.model_dump(),
+        split=fit.plan.to_dict(),
+        gate=gate_record,
+    )
+    tracking.log_text(card, "model_card.md")
+    tracking.log_json({k: v for k, v in metrics.items() if k != "backtest"}, "metrics.json")
+    example = model_example(fit.test)
+    out_example = rating_frame(fit.model, example)[OUTPUT_COLUMNS]
+    xgb_info = registry.log_model(
+        fit.model,
+        "model",
+        example,
+        out_example,
+        texts={"model_card.md": card, "backtest.json": json.dumps(metrics["backtest"])},
+    )
+    rule_info = registry.log_model(
+        fit.rule, "rule_model", example, rating_frame(fit.rule, example)[OUTPUT_COLUMNS]
+    )
+    return xgb_info, rule_info
+
+
+def _register_and_promote(
+    metrics: dict[str, Any],
+    name: str,
+    infos: tuple[Any, Any],
+    tags: dict[str, str],
+    *,
+    passed: bool,
+    had_champion: bool,
+) -> dict[str, Any]:
+    """Register the model; champion if it passed, else challenger (rule as first champion)."""
+    from payer_model.adapters import registry
+
+    xgb_info, rule_info = infos
+    mv = registry.register(xgb_info.model_uri, name, tags | {"kind": "xgboost"})
+    if passed:
+        registry.set_alias(name, registry.CHAMPION, mv.version)
+        return {
+            "model_version": str(mv.version),
+            "promoted": True,
+            "champion_kind": "xgboost",
+            "message": f"model version {mv.version} promoted to champion",
+        }
+    registry.set_alias(name, registry.CHALLENGER, mv.version)
+    message = f"model version {mv.version} did not pass the gate; kept as challenger"
+    champion_kind = None
+    if not had_champion:
+        rule_tags = tags | {
+            "kind": "rule",
+            "macro_f1": f"{metrics['baselines']['rule']['macro_f1']:.4f}",
+        }
+        rv = registry.register(rule_info.model_uri, name, rule_tags)
+        registry.set_alias(name, registry.CHAMPION, rv.version)
+        champion_kind = "rule"
+        message += (
+            f"; no champion existed, so the rule rating (version {rv.version}) is the champion"
+        )
+    return {
+        "model_version": str(mv.version),
+        "promoted": False,
+        "champion_kind": champion_kind,
+        "message": message,
+    }
 
 
 def train(
@@ -239,7 +223,7 @@ def train(
     *,
     tracking_uri: str,
     config_path: str | Path | None = None,
-    progress: Progress = _noop,
+    progress: Progress = no_progress,
 ) -> dict[str, Any]:
     """Train, evaluate, log to MLflow, register and promote through the gate.
 
@@ -248,106 +232,22 @@ def train(
         ``baselines.persistence``, ``run_id``, ``model_version``, ``promoted``,
         ``champion_kind``, ``test_window`` and the gate decision.
     """
-    import mlflow
-
-    from payer_model.adapters import registry
+    from payer_model.adapters import registry, tracking
 
     fit = fit_and_evaluate(tables, cfg, progress)
     metrics = fit.metrics
     registry.configure(tracking_uri)
     exp_id = registry.ensure_experiment(cfg.experiment, tracking_uri)
-    name = cfg.registered_model
-
-    champion_metrics = None
-    current = registry.alias_version(name, registry.CHAMPION)
-    if current is not None:
-        try:
-            champ_model, _ = registry.download_bundle(name, registry.CHAMPION)
-            champion_metrics = _evaluate(champ_model, fit.test)
-            metrics["champion_before"] = {
-                "version": str(current.version),
-                "macro_f1": champion_metrics["macro_f1"],
-            }
-        except registry.RegistryError as exc:
-            log.warning("current champion could not be evaluated: %s", exc)
+    current, champion_metrics = _champion_before(fit, cfg.registered_model)
     passed, reasons = gate(metrics, cfg, champion_metrics)
+    gate_record = {"passed": passed, "checks": reasons}
     fingerprint = data_fingerprint(tables)
     progress("logging to MLflow")
-    with mlflow.start_run(experiment_id=exp_id) as run:
-        mlflow.set_tags(
+    with tracking.start_run(exp_id) as run_id:
+        tracking.set_tags(
             {"data_fingerprint": fingerprint, "job": "train", "gate": "pass" if passed else "fail"}
         )
-        mlflow.log_params(
-            {
-                **{f"model.{k}": v for k, v in cfg.model.params.items()},
-                "model.num_boost_round": cfg.model.num_boost_round,
-                "model.best_iteration": fit.model.best_iteration_,
-                "model.class_weights": cfg.model.class_weights,
-                **{f"labels.{k}": v for k, v in cfg.labels.model_dump().items()},
-                "features.min_paid_invoices": cfg.features.min_paid_invoices,
-                "features.window_days": cfg.features.window_days,
-                "split.train": ",".join(metrics["train_window"]["cutoffs"]),
-                "split.val": ",".join(metrics["train_window"]["val_cutoffs"]),
-                "split.test": ",".join(metrics["test_window"]["cutoffs"]),
-                "rows.train": len(fit.train),
-                "rows.val": len(fit.val),
-                "rows.test": len(fit.test),
-            }
-        )
-        mlflow.log_metrics(_flat_metrics("model_", metrics["model"]))
-        for b in ("rule", "persistence"):
-            mlflow.log_metrics(_flat_metrics(f"{b}_", metrics["baselines"][b]))
-        if config_path and Path(config_path).exists():
-            mlflow.log_artifact(str(config_path), "config")
-        mlflow.log_text(
-            yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), "config/resolved.yaml"
-        )
-        registry.log_json(fit.model.encoder_.columns, "features.json")
-        registry.log_json(fit.plan.to_dict(), "split.json")
-        registry.log_json({"passed": passed, "checks": reasons}, "gate.json")
-        mlflow.log_figure(_confusion_figure(metrics), "plots/confusion_matrix.png")
-        y_test = _y(fit.test)
-        mlflow.log_figure(
-            reliability_figure(
-                y_test,
-                {
-                    "XGBoost": fit.model.predict_proba(fit.test),
-                    "rule": fit.rule.predict_proba(fit.test),
-                    "persistence": fit.persistence.predict_proba(fit.test),
-                },
-            ),
-            "plots/reliability.png",
-        )
-        mlflow.log_figure(_importance_figure(fit.model), "plots/feature_importance.png")
-        registry.log_json(metrics["backtest"], "backtest.json")
-        card = model_card(
-            metrics,
-            version=f"(run {run.info.run_id})",
-            name=name,
-            features=fit.model.encoder_.columns,
-            labels=cfg.labels.model_dump(),
-            split=fit.plan.to_dict(),
-            gate={"passed": passed, "checks": reasons},
-        )
-        mlflow.log_text(card, "model_card.md")
-        registry.log_json(
-            {k: v for k, v in metrics.items() if k not in ("backtest",)}, "metrics.json"
-        )
-        example = _example(fit.test)
-        out_example = rating_frame(fit.model, example)[
-            ["rating", "p_good", "p_average", "p_bad", "late_probability", "score"]
-        ]
-        xgb_info = registry.log_model(
-            fit.model,
-            "model",
-            example,
-            out_example,
-            texts={"model_card.md": card, "backtest.json": json.dumps(metrics["backtest"])},
-        )
-        rule_info = registry.log_model(
-            fit.rule, "rule_model", example, rating_frame(fit.rule, example)[out_example.columns]
-        )
-        run_id = run.info.run_id
+        infos = _log_run(fit, cfg, run_id, gate_record, config_path)
 
     tags = {
         "data_fingerprint": fingerprint,
@@ -355,106 +255,21 @@ def train(
         "macro_f1": f"{metrics['model']['macro_f1']:.4f}",
         "gate": "; ".join(reasons),
     }
-    mv = registry.register(xgb_info.model_uri, name, tags | {"kind": "xgboost"})
-    promoted = False
-    champion_kind = None
-    if passed:
-        registry.set_alias(name, registry.CHAMPION, mv.version)
-        promoted, champion_kind = True, "xgboost"
-        message = f"model version {mv.version} promoted to champion"
-    else:
-        registry.set_alias(name, registry.CHALLENGER, mv.version)
-        message = f"model version {mv.version} did not pass the gate; kept as challenger"
-        if current is None:
-            rule_tags = tags | {
-                "kind": "rule",
-                "macro_f1": f"{metrics['baselines']['rule']['macro_f1']:.4f}",
-            }
-            rv = registry.register(rule_info.model_uri, name, rule_tags)
-            registry.set_alias(name, registry.CHAMPION, rv.version)
-            champion_kind = "rule"
-            message += (
-                f"; no champion existed, so the rule rating (version {rv.version}) is the champion"
-            )
+    outcome = _register_and_promote(
+        metrics, cfg.registered_model, infos, tags, passed=passed, had_champion=current is not None
+    )
     metrics.update(
         {
             "run_id": run_id,
             "experiment_id": exp_id,
-            "model_version": str(mv.version),
-            "promoted": promoted,
-            "champion_kind": champion_kind,
-            "gate": {"passed": passed, "checks": reasons},
-            "message": message,
+            "model_version": outcome["model_version"],
+            "promoted": outcome["promoted"],
+            "champion_kind": outcome["champion_kind"],
+            "gate": gate_record,
+            "message": outcome["message"],
             "data_fingerprint": fingerprint,
             "tracking_uri": tracking_uri,
         }
     )
-    log.info(message)
+    log.info(outcome["message"])
     return metrics
-
-
-def score(
-    tables: dict[str, pd.DataFrame | None],
-    as_of: date | str,
-    model,
-    cfg: TrainConfig,
-    *,
-    model_version: str = "local",
-    **engine: Any,
-) -> pd.DataFrame:
-    """Rate every customer as of a date; customers without history are ``unrated``.
-
-    ``engine`` is passed to :func:`payer_model.features.compute` (``engine="spark",
-    spark=...`` or a DuckDB ``con``; see :func:`payer_model.features.engine_options`).
-    """
-    feats = compute(tables, as_of, cfg, **engine)
-    out = rating_frame(model, feats, min_paid_invoices=cfg.features.min_paid_invoices)
-    reasons = reason_codes(
-        model, feats, out["rating"], min_paid_invoices=cfg.features.min_paid_invoices
-    )
-    out["reasons"] = [json.dumps(r) for r in reasons]
-    out["reason_codes"] = [",".join(x["code"] for x in r) for r in reasons]
-    customers = tables.get("customers")
-    if customers is not None and len(customers):
-        missing = sorted(set(customers["customer_id"].astype(str)) - set(out["customer_id"]))
-        if missing:
-            no_history = json.dumps(
-                [
-                    {
-                        "code": INSUFFICIENT_HISTORY,
-                        "feature": "inv_n",
-                        "value": 0.0,
-                        "reference": None,
-                        "contribution": None,
-                        "text": "no invoice before the as-of date",
-                    }
-                ]
-            )
-            extra = pd.DataFrame(
-                {
-                    "customer_id": missing,
-                    "rating": UNRATED,
-                    "as_of": pd.Timestamp(as_of),
-                    "reasons": no_history,
-                    "reason_codes": INSUFFICIENT_HISTORY,
-                }
-            )
-            out = pd.concat([out, extra], ignore_index=True)
-    out["as_of"] = pd.to_datetime(out["as_of"]).dt.normalize().astype("datetime64[us]")
-    out["model_version"] = str(model_version)
-    return out.sort_values("customer_id").reset_index(drop=True)
-
-
-def rated_portfolio(
-    tables: dict[str, pd.DataFrame | None],
-    as_of: date | str,
-    model,
-    cfg: TrainConfig,
-    *,
-    model_version: str = "local",
-) -> pd.DataFrame:
-    """Ratings merged with the as-of features: what the segment rules and reports read."""
-    ratings = score(tables, as_of, model, cfg, model_version=model_version)
-    feats = compute(tables, as_of, cfg)
-    extra = [c for c in feats.columns if c not in ratings.columns or c == "customer_id"]
-    return ratings.merge(feats[extra], on="customer_id", how="left")

@@ -10,7 +10,7 @@ once, for the final best config, for information.
 from __future__ import annotations
 
 import logging
-import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,14 @@ import pandas as pd
 import yaml
 
 from payer_model.config import TrainConfig
+from payer_model.modelling import plots
+from payer_model.modelling.fit import (
+    FitResult,
+    fit_and_evaluate,
+    label_index,
+    new_model,
+    rating_index,
+)
 from payer_model.modelling.metrics import classification_metrics
 
 log = logging.getLogger(__name__)
@@ -71,50 +79,24 @@ def _customer_halves(frame: pd.DataFrame, seed: int) -> list[np.ndarray]:
     return [mask, ~mask]
 
 
-def _new_model(cfg: TrainConfig, params: dict[str, Any]):
-    from payer_model.modelling.model import XGBRatingModel
-
-    m = cfg.model
-    return XGBRatingModel(
-        {**m.params, **params}, m.num_boost_round, m.early_stopping_rounds, m.class_weights, m.seed
-    )
-
-
-def _rating_index(model: Any, frame: pd.DataFrame) -> np.ndarray:
-    from payer_model.features.labels import LABEL_INDEX
-
-    return np.asarray([LABEL_INDEX[r] for r in model.predict_rating(frame)], dtype=int)
-
-
 def _log_plots(study: Any) -> list[str]:
     """Log optimisation history and (with 2+ complete trials) importances; return paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import mlflow
     import optuna
-    from optuna.visualization import matplotlib as ovm
 
-    # The matplotlib plots are flagged experimental since Optuna 2.2; the warning is noise here.
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    from payer_model.adapters import tracking
 
-    logged = []
-    ax = ovm.plot_optimization_history(study)
-    mlflow.log_figure(ax.figure, "plots/optimization_history.png")
-    plt.close(ax.figure)
-    logged.append("plots/optimization_history.png")
+    tracking.log_figure(plots.optimization_history(study), "plots/optimization_history.png")
+    logged = ["plots/optimization_history.png"]
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if len(complete) < 2:
         log.info("param importances skipped: %d complete trial(s)", len(complete))
         return logged
     try:
-        ax = ovm.plot_param_importances(study)
+        fig = plots.param_importances(study)
     except (RuntimeError, ValueError) as exc:  # e.g. every trial scored the same
         log.warning("param importances skipped: %s", exc)
         return logged
-    mlflow.log_figure(ax.figure, "plots/param_importances.png")
-    plt.close(ax.figure)
+    tracking.log_figure(fig, "plots/param_importances.png")
     logged.append("plots/param_importances.png")
     return logged
 
@@ -127,6 +109,115 @@ def write_config(cfg: TrainConfig, params: dict[str, Any], path: str | Path, not
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"# {note}\n" + yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+def _open_study(
+    storage: str, study_name: str, cfg: TrainConfig, fingerprint: str
+) -> tuple[Any, int]:
+    """Create or resume the study; returns it and the number of trials it held before."""
+    import optuna
+
+    study = optuna.create_study(
+        storage=storage,
+        study_name=study_name,
+        direction="minimize",
+        load_if_exists=True,
+        sampler=optuna.samplers.TPESampler(seed=cfg.model.seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0),
+    )
+    done_before = len(study.trials)
+    # Offset the seed by the trials already stored so a resumed study draws new points.
+    study.sampler = optuna.samplers.TPESampler(seed=cfg.model.seed + done_before)
+    known = study.user_attrs.get("data_fingerprint")
+    if known is None:
+        study.set_user_attr("data_fingerprint", fingerprint)
+    elif known != fingerprint:
+        log.warning(
+            "study %s was started on data %s, now %s: scores are not comparable",
+            study_name,
+            known,
+            fingerprint,
+        )
+    if done_before == 0:
+        # The current config is the baseline every tuned config has to beat.
+        # Keys the config leaves out get XGBoost's defaults (reg_alpha 0 is the range floor).
+        first = {"reg_alpha": 0.001, "gamma": 0.0, **cfg.model.params}
+        study.enqueue_trial(first, skip_if_exists=True)
+    return study, done_before
+
+
+def _objective(
+    base: FitResult, cfg: TrainConfig, exp_id: str, study_name: str
+) -> Callable[[Any], float]:
+    """The Optuna objective: cross-fitted validation log loss, one nested MLflow run each."""
+    import optuna
+
+    from payer_model.adapters import tracking
+
+    train, val = base.train, base.val
+    y_train, y_val = label_index(train), label_index(val)
+    # The model calibrates (and picks thresholds) on its validation slice, so scoring on that
+    # same slice would flatter it. Cross-fit by validation customer: calibrate on one half,
+    # score the other, both ways; each validation row is scored exactly once.
+    halves = _customer_halves(val, cfg.model.seed)
+
+    def objective(trial: optuna.Trial) -> float:
+        params = suggest_params(trial)
+        proba = np.zeros((len(val), 3))
+        pred = np.zeros(len(val), dtype=int)
+        with tracking.start_run(exp_id, run_name=f"trial-{trial.number}", nested=True) as child:
+            trial.set_user_attr("mlflow_run_id", child)
+            tracking.set_tags({"job": "tune-trial", "trial": trial.number, "study": study_name})
+            tracking.log_params(params)
+            for step, (cal, score) in enumerate((halves, halves[::-1])):
+                model = new_model(cfg, params).fit(train, y_train, val[cal], y_val[cal])
+                proba[score] = model.predict_proba(val[score])
+                pred[score] = rating_index(model, val[score])
+                # Intermediate value: log loss on the first scored half, after the first fit.
+                part = classification_metrics(y_val[score], proba[score])["log_loss"]
+                tracking.log_metric("val_log_loss_half", part, step=step)
+                if step == 0:
+                    trial.report(part, step)
+                    if trial.should_prune():
+                        tracking.set_tag("state", "pruned")
+                        break
+            else:
+                m = classification_metrics(y_val, proba, pred)
+                trial.set_user_attr("val_macro_f1", m["macro_f1"])
+                tracking.log_metrics(
+                    {"val_log_loss": m["log_loss"], "val_macro_f1": m["macro_f1"]}
+                )
+                tracking.set_tag("state", "complete")
+                return float(m["log_loss"])
+        raise optuna.TrialPruned()
+
+    return objective
+
+
+def _trial_counts(study: Any, done_before: int) -> dict[str, int]:
+    import optuna
+
+    states = [t.state for t in study.trials]
+    return {
+        "complete": states.count(optuna.trial.TrialState.COMPLETE),
+        "pruned": states.count(optuna.trial.TrialState.PRUNED),
+        "total": len(states),
+        "this_call": len(states) - done_before,
+    }
+
+
+def _test_info(base: FitResult, cfg: TrainConfig, best_params: dict[str, Any]) -> dict:
+    """Out-of-time metrics of the tuned and the input config (the objective never saw them)."""
+    train, val, test = base.train, base.val, base.test
+    final = new_model(cfg, best_params).fit(train, label_index(train), val, label_index(val))
+    # Ratings through the model's thresholds, as `train` reports them (not argmax).
+    tuned_test = classification_metrics(
+        label_index(test), final.predict_proba(test), rating_index(final, test)
+    )
+    return {
+        "tuned": {k: tuned_test[k] for k in ("macro_f1", "log_loss", "ece")},
+        "input_config": {k: base.metrics["model"][k] for k in ("macro_f1", "log_loss", "ece")},
+    }
 
 
 def tune(
@@ -160,11 +251,10 @@ def tune(
         ``experiment_id``, ``study_name``, ``storage``, ``out_config`` and ``test`` (out-of-time
         metrics of the tuned and the input config, for information only).
     """
-    import mlflow
     import optuna
 
-    from payer_model.adapters import registry
-    from payer_model.jobs.train import _y, data_fingerprint, fit_and_evaluate
+    from payer_model.adapters import registry, tracking
+    from payer_model.jobs.train import data_fingerprint
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = storage or default_storage(tracking_uri)
@@ -172,76 +262,15 @@ def tune(
 
     # Snapshots and the time split are built once; every trial reuses the same frames.
     base = fit_and_evaluate(tables, cfg)
-    train, val, test = base.train, base.val, base.test
-    y_train, y_val = _y(train), _y(val)
-    # The model calibrates (and picks thresholds) on its validation slice, so scoring on that
-    # same slice would flatter it. Cross-fit by validation customer: calibrate on one half,
-    # score the other, both ways; each validation row is scored exactly once.
-    halves = _customer_halves(val, cfg.model.seed)
-
     fingerprint = data_fingerprint(tables)
-    study = optuna.create_study(
-        storage=storage,
-        study_name=study_name,
-        direction="minimize",
-        load_if_exists=True,
-        # Offset the seed by the trials already stored so a resumed study draws new points.
-        sampler=optuna.samplers.TPESampler(seed=cfg.model.seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0),
-    )
-    done_before = len(study.trials)
-    study.sampler = optuna.samplers.TPESampler(seed=cfg.model.seed + done_before)
-    known = study.user_attrs.get("data_fingerprint")
-    if known is None:
-        study.set_user_attr("data_fingerprint", fingerprint)
-    elif known != fingerprint:
-        log.warning(
-            "study %s was started on data %s, now %s: scores are not comparable",
-            study_name,
-            known,
-            fingerprint,
-        )
-    if done_before == 0:
-        # The current config is the baseline every tuned config has to beat.
-        # Keys the config leaves out get XGBoost's defaults (reg_alpha 0 is the range floor).
-        first = {"reg_alpha": 0.001, "gamma": 0.0, **cfg.model.params}
-        study.enqueue_trial(first, skip_if_exists=True)
+    study, done_before = _open_study(storage, study_name, cfg, fingerprint)
 
     registry.configure(tracking_uri)
     exp_id = registry.ensure_experiment(cfg.experiment, tracking_uri)
+    objective = _objective(base, cfg, exp_id, study_name)
 
-    def objective(trial: optuna.Trial) -> float:
-        params = suggest_params(trial)
-        proba = np.zeros((len(val), 3))
-        pred = np.zeros(len(val), dtype=int)
-        with mlflow.start_run(
-            experiment_id=exp_id, run_name=f"trial-{trial.number}", nested=True
-        ) as child:
-            trial.set_user_attr("mlflow_run_id", child.info.run_id)
-            mlflow.set_tags({"job": "tune-trial", "trial": trial.number, "study": study_name})
-            mlflow.log_params(params)
-            for step, (cal, score) in enumerate((halves, halves[::-1])):
-                model = _new_model(cfg, params).fit(train, y_train, val[cal], y_val[cal])
-                proba[score] = model.predict_proba(val[score])
-                pred[score] = _rating_index(model, val[score])
-                # Intermediate value: log loss on the first scored half, after the first fit.
-                part = classification_metrics(y_val[score], proba[score])["log_loss"]
-                mlflow.log_metric("val_log_loss_half", part, step=step)
-                if step == 0:
-                    trial.report(part, step)
-                    if trial.should_prune():
-                        mlflow.set_tag("state", "pruned")
-                        break
-            else:
-                m = classification_metrics(y_val, proba, pred)
-                trial.set_user_attr("val_macro_f1", m["macro_f1"])
-                mlflow.log_metrics({"val_log_loss": m["log_loss"], "val_macro_f1": m["macro_f1"]})
-                mlflow.set_tag("state", "complete")
-                return float(m["log_loss"])
-        raise optuna.TrialPruned()
-
-    with mlflow.start_run(experiment_id=exp_id, run_name=f"tune-{study_name}") as parent:
-        mlflow.set_tags(
+    with tracking.start_run(exp_id, run_name=f"tune-{study_name}") as parent_id:
+        tracking.set_tags(
             {
                 "job": "tune",
                 "data_fingerprint": fingerprint,
@@ -249,48 +278,32 @@ def tune(
                 "optuna_storage": storage,
             }
         )
-        mlflow.log_params(
-            {"n_trials": n_trials, "timeout": timeout, "rows.train": len(train)}
-            | {"rows.val": len(val), "trials_before": done_before}
+        tracking.log_params(
+            {"n_trials": n_trials, "timeout": timeout, "rows.train": len(base.train)}
+            | {"rows.val": len(base.val), "trials_before": done_before}
         )
         study.optimize(objective, n_trials=n_trials, timeout=timeout, gc_after_trial=True)
 
-        states = [t.state for t in study.trials]
-        counts = {
-            "complete": states.count(optuna.trial.TrialState.COMPLETE),
-            "pruned": states.count(optuna.trial.TrialState.PRUNED),
-            "total": len(states),
-            "this_call": len(states) - done_before,
-        }
+        counts = _trial_counts(study, done_before)
         best = study.best_trial
         best_params = {**cfg.model.params, **best.params}
-        # For information only: the test window never fed the objective.
-        final = _new_model(cfg, best.params).fit(train, y_train, val, y_val)
-        # Ratings through the model's thresholds, as `train` reports them (not argmax).
-        tuned_test = classification_metrics(
-            _y(test), final.predict_proba(test), _rating_index(final, test)
-        )
-        test_info = {
-            "tuned": {k: tuned_test[k] for k in ("macro_f1", "log_loss", "ece")},
-            "input_config": {k: base.metrics["model"][k] for k in ("macro_f1", "log_loss", "ece")},
-        }
-        mlflow.log_metrics(
+        test_info = _test_info(base, cfg, best.params)
+        tracking.log_metrics(
             {"best_val_log_loss": best.value, **{f"trials_{k}": v for k, v in counts.items()}}
             | {f"test_{who}_{k}": v for who, m in test_info.items() for k, v in m.items()}
         )
-        mlflow.log_dict(best_params, "best_params.json")
+        tracking.log_dict(best_params, "best_params.json")
         if config_path and Path(config_path).exists():
-            mlflow.log_artifact(str(config_path), "config")
-        plots = _log_plots(study)
+            tracking.log_artifact(config_path, "config")
+        logged_plots = _log_plots(study)
         out = write_config(
             cfg,
             best_params,
             out_config,
             f"written by `payer-model tune`: study {study_name}, trial {best.number}, "
-            f"validation log loss {best.value:.4f}, MLflow run {parent.info.run_id}",
+            f"validation log loss {best.value:.4f}, MLflow run {parent_id}",
         )
-        mlflow.log_artifact(str(out), "config")
-        parent_id = parent.info.run_id
+        tracking.log_artifact(out, "config")
 
     log.info("best trial %d: validation log loss %.4f", best.number, best.value)
     return {
@@ -304,7 +317,7 @@ def tune(
         "study_name": study_name,
         "storage": storage,
         "out_config": str(out),
-        "plots": plots,
+        "plots": logged_plots,
         "test": test_info,
         "data_fingerprint": fingerprint,
     }

@@ -1,6 +1,7 @@
-"""Backtests, bootstrap intervals, reliability curves and the model card (DESIGN §4).
+"""Backtests, bootstrap intervals and the model card (DESIGN §4).
 
-Pure pandas/numpy/matplotlib: no MLflow here; the training job logs what this returns.
+Pure pandas/numpy: no MLflow here; the training job logs what this returns. The reliability
+curves are drawn by :func:`payer_model.modelling.plots.reliability`.
 """
 
 from __future__ import annotations
@@ -90,36 +91,6 @@ def bootstrap_ci(
         k: ([float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] if v else [None, None])
         for k, v in stats.items()
     }
-
-
-def reliability_figure(y: np.ndarray, probas: dict[str, np.ndarray], bins: int = 10):
-    """One panel per class: observed frequency vs predicted probability, per model."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-    edges = np.linspace(0, 1, bins + 1)
-    for c, (ax, cls) in enumerate(zip(axes, RATINGS, strict=True)):
-        ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1)
-        for name, p in probas.items():
-            idx = np.clip(np.digitize(p[:, c], edges[1:-1]), 0, bins - 1)
-            xs, ys = [], []
-            for b in range(bins):
-                m = idx == b
-                if m.sum() >= 10:
-                    xs.append(p[m, c].mean())
-                    ys.append((y[m] == c).mean())
-            ax.plot(xs, ys, marker="o", label=name)
-        ax.set_title(f"P({cls})")
-        ax.set_xlabel("predicted probability")
-        ax.set_ylabel("observed frequency")
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1)
-    axes[0].legend(loc="upper left")
-    fig.tight_layout()
-    return fig
 
 
 def _fmt(x: Any, pct: bool = False) -> str:

@@ -19,6 +19,12 @@ from payer_model.config import LabelConfig
 from payer_model.data.schema import CUSTOMER_TYPES, RATINGS, UNRATED
 from payer_model.features import NUMERIC_FEATURES, WORSE_WHEN_HIGHER
 from payer_model.modelling.baselines import rule_rating
+from payer_model.modelling.calibration import (
+    Calibrator,
+    best_thresholds,
+    cumulative_to_proba,
+    decide,
+)
 
 log = logging.getLogger(__name__)
 
@@ -82,83 +88,6 @@ def balanced_weights(y: np.ndarray) -> np.ndarray:
     w = np.zeros_like(counts)
     w[present] = len(y) / (present.sum() * counts[present])
     return w[y]
-
-
-class Calibrator:
-    """Monotone probability calibration for one binary booster: isotonic or sigmoid.
-
-    The method is chosen by 2-fold cross-fitted log loss on the time-later validation slice
-    (isotonic tends to win on large slices, sigmoid on small ones), then refitted on the
-    whole slice. Both maps are non-decreasing, so calibration keeps the monotone guarantee.
-    Stored as plain numbers (JSON), never pickled.
-    """
-
-    def __init__(self, method: str = "identity", params: dict[str, Any] | None = None) -> None:
-        self.method = method
-        self.params = params or {}
-
-    @staticmethod
-    def _fit_method(method: str, p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-        if method == "isotonic":
-            from sklearn.isotonic import IsotonicRegression
-
-            iso = IsotonicRegression(y_min=1e-4, y_max=1 - 1e-4, out_of_bounds="clip")
-            iso.fit(p, y)
-            return {"x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()}
-        from sklearn.linear_model import LogisticRegression
-
-        lr = LogisticRegression(C=1e4).fit(_logit(p)[:, None], y)
-        a = max(float(lr.coef_[0, 0]), 1e-6)  # keep it increasing
-        return {"a": a, "b": float(lr.intercept_[0])}
-
-    @staticmethod
-    def _apply(method: str, params: dict[str, Any], p: np.ndarray) -> np.ndarray:
-        if method == "isotonic":
-            return np.interp(p, params["x"], params["y"])
-        if method == "sigmoid":
-            return 1.0 / (1.0 + np.exp(-(params["a"] * _logit(p) + params["b"])))
-        return p
-
-    def fit(self, p: np.ndarray, y: np.ndarray) -> Calibrator:
-        """Choose and fit the calibration map on validation probabilities ``p``."""
-        y = np.asarray(y, dtype=float)
-        if len(np.unique(y)) < 2 or len(y) < 20:
-            self.method, self.params = "identity", {}
-            return self
-        rng = np.random.default_rng(0)
-        fold = rng.integers(0, 2, len(y))
-        losses = {}
-        for method in ("isotonic", "sigmoid"):
-            loss = 0.0
-            for k in (0, 1):
-                tr, te = fold != k, fold == k
-                if len(np.unique(y[tr])) < 2:
-                    loss = np.inf
-                    break
-                q = np.clip(
-                    self._apply(method, self._fit_method(method, p[tr], y[tr]), p[te]),
-                    1e-6,
-                    1 - 1e-6,
-                )
-                loss -= float(np.sum(y[te] * np.log(q) + (1 - y[te]) * np.log(1 - q)))
-            losses[method] = loss
-        self.method = min(losses, key=losses.get)
-        self.params = self._fit_method(self.method, p, y)
-        self.cv_log_loss_ = {k: v / len(y) for k, v in losses.items()}
-        return self
-
-    def transform(self, p: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities."""
-        return self._apply(self.method, self.params, np.asarray(p, dtype=np.float64))
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form."""
-        return {"method": self.method, "params": self.params}
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
 
 
 class XGBRatingModel:
@@ -260,7 +189,7 @@ class XGBRatingModel:
             self.calibrators_ = [
                 Calibrator().fit(raw[:, k], (y_val >= k + 1).astype(float)) for k in (0, 1)
             ]
-            self.thresholds_ = _best_thresholds(self._cumulative(xv), y_val)
+            self.thresholds_ = best_thresholds(self._cumulative(xv), y_val)
         return self
 
     def _raw(self, x: np.ndarray) -> np.ndarray:
@@ -278,14 +207,14 @@ class XGBRatingModel:
         """Class probabilities (n, 3) in ``RATINGS`` order."""
         if len(features) == 0:
             return np.zeros((0, len(RATINGS)))
-        return _cumulative_to_proba(self._cumulative(self.encoder_.transform(features)))
+        return cumulative_to_proba(self._cumulative(self.encoder_.transform(features)))
 
     def predict_rating(self, features: pd.DataFrame) -> np.ndarray:
         """Rating per row from the cumulative probabilities and thresholds."""
         if len(features) == 0:
             return np.asarray([], dtype=object)
         cum = self._cumulative(self.encoder_.transform(features))
-        idx = _decide(cum, self.thresholds_)
+        idx = decide(cum, self.thresholds_)
         return np.asarray(RATINGS, dtype=object)[idx]
 
     def contributions(self, features: pd.DataFrame) -> np.ndarray:
@@ -343,33 +272,6 @@ class XGBRatingModel:
         m.reference_ = spec.get("reference", {})
         m.best_iteration_ = int(spec["best_iteration"])
         return m
-
-
-def _cumulative_to_proba(cum: np.ndarray) -> np.ndarray:
-    a, b = cum[:, 0], cum[:, 1]
-    return np.column_stack([1.0 - a, a - b, b])
-
-
-def _decide(cum: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
-    tau_avg, tau_bad = thresholds
-    return np.where(cum[:, 1] >= tau_bad, 2, np.where(cum[:, 0] >= tau_avg, 1, 0))
-
-
-def _best_thresholds(cum: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Thresholds maximising validation macro-F1 (grid search; ties keep 0.5)."""
-    from sklearn.metrics import f1_score
-
-    grid = np.round(np.arange(0.2, 0.81, 0.05), 2)
-    present = sorted(set(y.tolist()))
-    best, best_f1 = (0.5, 0.5), -1.0
-    for ta in grid:
-        for tb in grid:
-            f1 = f1_score(
-                y, _decide(cum, (ta, tb)), labels=present, average="macro", zero_division=0
-            )
-            if f1 > best_f1 + 1e-9:
-                best, best_f1 = (float(ta), float(tb)), f1
-    return best
 
 
 class LookupModel:

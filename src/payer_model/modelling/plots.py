@@ -6,6 +6,7 @@ computes features or metrics itself.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -202,3 +203,70 @@ def heatmap(matrix: pd.DataFrame, title: str):
     ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def reliability(y: np.ndarray, probas: dict[str, np.ndarray], bins: int = 10):
+    """One panel per class: observed frequency vs predicted probability, per model."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    edges = np.linspace(0, 1, bins + 1)
+    for c, (ax, cls) in enumerate(zip(axes, RATINGS, strict=True)):
+        ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1)
+        for name, p in probas.items():
+            idx = np.clip(np.digitize(p[:, c], edges[1:-1]), 0, bins - 1)
+            xs, ys = [], []
+            for b in range(bins):
+                m = idx == b
+                if m.sum() >= 10:
+                    xs.append(p[m, c].mean())
+                    ys.append((y[m] == c).mean())
+            ax.plot(xs, ys, marker="o", label=name)
+        ax.set_title(f"P({cls})")
+        ax.set_xlabel("predicted probability")
+        ax.set_ylabel("observed frequency")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+    axes[0].legend(loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def feature_importance(model, top: int = 20):
+    """Total gain per input column, summed over the model's boosters (largest ``top``)."""
+    plt = _plt()
+    gains: dict[str, float] = {}
+    for booster in model.boosters_:
+        for k, v in booster.get_score(importance_type="total_gain").items():
+            gains[k] = gains.get(k, 0.0) + v
+    ranked = sorted(gains.items(), key=lambda kv: kv[1])[-top:]
+    fig, ax = plt.subplots(figsize=(7, 6))
+    ax.barh([k for k, _ in ranked], [v for _, v in ranked], color="#4C72B0")
+    ax.set_xlabel("total gain (both boosters)")
+    ax.set_title("feature importance")
+    fig.tight_layout()
+    return fig
+
+
+def _optuna_plots():
+    import optuna
+    from optuna.visualization import matplotlib as ovm
+
+    _plt()
+    # The matplotlib plots are flagged experimental since Optuna 2.2; the warning is noise here.
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    return ovm
+
+
+def optimization_history(study):
+    """Objective value per trial of an Optuna study, with the best value so far."""
+    return _optuna_plots().plot_optimization_history(study).figure
+
+
+def param_importances(study):
+    """Parameter importances of an Optuna study (needs two or more complete trials).
+
+    Raises:
+        RuntimeError: or ValueError, when Optuna cannot rank the parameters (e.g. every
+            trial scored the same).
+    """
+    return _optuna_plots().plot_param_importances(study).figure

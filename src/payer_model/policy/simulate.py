@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from payer_model.policy.engine import PolicySet, Step
+from payer_model.policy.policies import PolicySet, Step
 
 log = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ def render_message(
     """Render the message for a decision's tone and a channel.
 
     Args:
-        decision: a :class:`payer_model.policy.engine.Decision`.
+        decision: a :class:`payer_model.policy.decide.Decision`.
         customer: customer row; ``name`` is used for the greeting only (never stored).
         invoices: invoices to list (``invoice_id``, ``due_date``, ``amount``, optional
             ``currency``); invoices stopped by the decision (paid, disputed, promised)
