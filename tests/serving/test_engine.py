@@ -51,6 +51,48 @@ def test_score_matches_batch_pipeline(engine, portfolio_tables, as_of):
     assert {r["rating"] for r in got["results"]} - {"unrated"}, "some customers are rated"
 
 
+def test_api_and_batch_score_agree_with_a_non_default_label_config(
+    engine, portfolio_tables, as_of, tmp_path
+):
+    """The label config reaches the API's features (prev_label*) exactly as batch scoring."""
+    import yaml
+
+    from payer_model.jobs.score import score
+
+    cfg_file = tmp_path / "train.yaml"
+    cfg_file.write_text(
+        yaml.safe_dump({"labels": {"horizon_days": 60, "grace_days": 15, "bad_unpaid_share": 0.3}})
+    )
+    other = ScoringEngine(
+        "sqlite:///unused.db",
+        audit_db=tmp_path / "audit.db",
+        config_path=cfg_file,
+        model=engine.model,
+        model_version=engine.model_version,
+    )
+    assert other.load(), other.error
+    assert other.cfg.labels.horizon_days == 60
+    ids = sorted(portfolio_tables["customers"]["customer_id"])[:30]
+    got = other.score(ScoreRequest.model_validate(build_request(portfolio_tables, ids, as_of)))
+    sub = {
+        name: t[t["customer_id"].isin(ids)].reset_index(drop=True)
+        for name, t in portfolio_tables.items()
+    }
+    want = score(sub, as_of, engine.model, other.cfg).set_index("customer_id")
+    default = score(sub, as_of, engine.model, engine.cfg).set_index("customer_id")
+    for r in got["results"]:
+        w = want.loc[r["customer_id"]]
+        assert r["rating"] == w["rating"]
+        if r["p_bad"] is not None:
+            assert r["p_bad"] == pytest.approx(float(w["p_bad"]), rel=0, abs=1e-12)
+    moved = [
+        r["customer_id"]
+        for r in got["results"]
+        if r["p_bad"] is not None and abs(r["p_bad"] - default.loc[r["customer_id"], "p_bad"]) > 0
+    ]
+    assert moved, "the label config changed no feature: the test would not see it forgotten"
+
+
 def test_score_and_policy_are_audited_without_pii(engine, portfolio_tables, as_of):
     cid = sorted(portfolio_tables["invoices"]["customer_id"].unique())[20]
     body = build_request(portfolio_tables, [cid], as_of)

@@ -135,7 +135,7 @@ class ApiGuard:
                 found = h
         return found[:12] if found else None
 
-    async def __call__(self, scope, receive, send) -> None:  # noqa: D102
+    async def __call__(self, scope, receive, send) -> None:  # noqa: D102, PLR0912 (one flat list of early answers)
         if scope["type"] != "http" or scope["path"].rstrip("/") not in PROTECTED:
             await self.app(scope, receive, send)
             return
