@@ -6,7 +6,7 @@ RUN := $(UV) run --frozen
 DATA ?= data/sample
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test test-fast lint format lab mlflow-ui sample clean browser monitor-ui retrain bench
+.PHONY: help setup demo test test-fast lint format lab mlflow-ui sample clean browser monitor-ui retrain bench bench-api
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -56,3 +56,7 @@ retrain: setup ## retrain on $(DATA); promotes only through the gate; idempotent
 
 bench: setup ## benchmarks vs targets and references; BENCH_ARGS=--quick for sizes / 10
 	$(RUN) python -m bench $(BENCH_ARGS)
+	$(MAKE) bench-api
+
+bench-api: setup ## API latency/throughput/soak vs its references (needs a champion: make demo)
+	$(RUN) python bench/bench_api.py $(BENCH_API_ARGS)

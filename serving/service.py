@@ -83,4 +83,4 @@ def _metadata() -> dict[str, Any]:
     return _ENGINES[-1].metadata()
 
 
-PayerModelService.add_asgi_middleware(ApiGuard, metadata=_metadata, request_model=ScoreRequest)
+PayerModelService.add_asgi_middleware(ApiGuard, metadata=_metadata)

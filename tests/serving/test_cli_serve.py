@@ -25,7 +25,11 @@ def test_audit_reads_back_and_prunes(tmp_path, monkeypatch):
                 "segment": "s",
                 "request_id": "r1",
                 "key_id": "abc",
-                "payload": {"output": {"rating": "good"}, "name": "ACME"},
+                "payload": {
+                    "output": {"rating": "good", "contact": [{"email": "ap@acme.example"}]},
+                    "name": "ACME",
+                    "note": "name",  # the word as a value is not a key: kept
+                },
             },
             {"customer_id": "C2", "as_of": "2025-06-01", "created_at": "2000-01-01T00:00:00"},
         ],
@@ -37,6 +41,8 @@ def test_audit_reads_back_and_prunes(tmp_path, monkeypatch):
     data = json.loads(out.read_text())
     assert [r["request_id"] for r in data["rows"]] == ["r1"]
     assert "ACME" not in out.read_text()  # names never reach the store
+    assert "ap@acme.example" not in out.read_text()  # nor emails, at any depth
+    assert data["rows"][0]["payload"]["note"] == "name"
     res = runner.invoke(app, ["audit", "--prune-days", "30", "--json", str(out)])
     assert res.exit_code == 0, res.output
     data = json.loads(out.read_text())

@@ -132,7 +132,7 @@ def _problems(body):
 
     with pytest.raises(ValidationError) as exc:
         ScoreRequest.model_validate(body)
-    return validation_problems(exc.value)
+    return validation_problems(exc.value.errors())
 
 
 @pytest.mark.parametrize(

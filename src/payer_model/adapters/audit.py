@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
+import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,6 +58,8 @@ COLUMNS: tuple[str, ...] = (
 
 def _scrub(obj: Any) -> Any:
     """Drop PII keys (name, email) at any depth of a JSON-like payload."""
+    if obj is None or isinstance(obj, str | float | int):  # most nodes: leave before the ABC
+        return obj
     if isinstance(obj, Mapping):
         return {k: _scrub(v) for k, v in obj.items() if k not in PII_COLUMNS}
     if isinstance(obj, list | tuple):
@@ -63,11 +67,35 @@ def _scrub(obj: Any) -> Any:
     return obj
 
 
+_PII_KEYS = tuple(f'"{c}":' for c in sorted(PII_COLUMNS))
+
+
+def _json_without_pii(obj: Any) -> str:
+    """JSON text of ``obj`` with PII keys removed at any depth.
+
+    The text is searched first (C speed): only a payload that may hold a PII key is walked
+    and scrubbed, so clean payloads — all of the API's — cost one ``json.dumps``.
+    """
+    text = json.dumps(obj, default=str)
+    if any(key in text for key in _PII_KEYS):
+        text = json.dumps(_scrub(obj), default=str)
+    return text
+
+
 class AuditStore:
     """Append-only decision log in SQLite (WAL, so readers never block the writer)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._local = threading.local()
+
+    def _writer(self) -> sqlite3.Connection:
+        """This thread's long-lived connection (opened once; reopened after a fork)."""
+        con, pid = getattr(self._local, "con", None), getattr(self._local, "pid", None)
+        if con is None or pid != os.getpid():
+            con = self._local.con = self._connect()
+            self._local.pid = os.getpid()
+        return con
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -96,22 +124,22 @@ class AuditStore:
                     r.get("segment"),
                     r.get("policy_version"),
                     None if r.get("model_version") is None else str(r.get("model_version")),
-                    json.dumps(_scrub(list(r.get("reasons") or [])), default=str),
+                    _json_without_pii(list(r.get("reasons") or [])),
                     r.get("source", source),
                     r.get("request_id"),
                     r.get("key_id"),
-                    json.dumps(_scrub(dict(r.get("payload") or {})), default=str),
+                    _json_without_pii(dict(r.get("payload") or {})),
                     r.get("created_at", now),
                 )
             )
-        with self._connect() as con:
+        # committed before the caller answers: a 2xx is never lost to a worker kill
+        with self._writer() as con:
             con.executemany(
                 "INSERT INTO decisions (customer_id, as_of, segment, policy_version, "
                 "model_version, reasons, source, request_id, key_id, payload, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 values,
             )
-        con.close()
         log.info("audit: recorded %d decisions in %s", len(values), self.path)
         return len(values)
 

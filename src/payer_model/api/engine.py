@@ -33,8 +33,28 @@ from payer_model.api.models import (
     input_hash,
     request_tables,
 )
+from payer_model.data.schema import UNRATED
+from payer_model.modelling.explain import INSUFFICIENT_HISTORY
 
 log = logging.getLogger(__name__)
+
+
+_OUTPUTS = ("p_good", "p_average", "p_bad", "late_probability", "score")
+_KEYS = ("customer_id", "as_of")
+_NO_HISTORY: dict[str, Any] = {
+    "rating": UNRATED,
+    **dict.fromkeys(_OUTPUTS),
+    "reasons": [
+        {
+            "code": INSUFFICIENT_HISTORY,
+            "feature": "inv_n",
+            "value": 0.0,
+            "reference": None,
+            "contribution": None,
+            "text": "no invoice before the as-of date",
+        }
+    ],
+}
 
 
 class ApiError(Exception):
@@ -55,24 +75,17 @@ class ApiError(Exception):
 
 
 def _clean(x: Any) -> Any:
-    """JSON-safe scalar: NaN/NaT -> None, numpy -> Python."""
-    if x is None:
+    """JSON-safe scalar: NaN/NaT -> None, numpy -> Python (runs per feature: no pandas)."""
+    if x is None or type(x).__name__ in ("NaTType", "NAType"):
         return None
     if hasattr(x, "item") and not isinstance(x, str | bytes):
         x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
     if isinstance(x, datetime):
         return x.date().isoformat()
     if isinstance(x, date):
         return x.isoformat()
-    try:
-        import pandas as pd
-
-        if x is pd.NaT or (not isinstance(x, str) and pd.isna(x)):
-            return None
-    except (TypeError, ValueError):
-        pass
     return x
 
 
@@ -212,80 +225,64 @@ class ScoringEngine:
             )
 
     # ------------------------------------------------------------------ core
-    def _scored(self, req: ScoreRequest):
-        """As-of timestamp, ratings merged with features, and the feature frame.
+    def _scored(self, req: ScoreRequest) -> tuple[date, list[dict[str, Any]], dict[str, dict]]:
+        """As-of date, one scored row per request customer (in order), features by customer.
 
         The single private path behind both endpoints. The request was validated at the
         edge (:mod:`payer_model.api.models` carries the contract's row rules), so features
         come from the in-memory online path (:func:`payer_model.features.online.compute_online`,
-        held equal to the batch engine by parity tests) — no SQL planning per request; the
-        rating and reason functions are those of batch scoring.
+        held equal to the batch engine by parity tests) and are rated and explained as a
+        :class:`~payer_model.features.block.FeatureBlock` by the same functions as batch
+        scoring (:func:`~payer_model.modelling.model.rate`, ``reason_codes``): no SQL and no
+        pandas per request. A scored row holds the rating, probabilities, score, reasons and
+        every feature (what the segment rules read).
         """
-        import pandas as pd
-
-        from payer_model.data.schema import UNRATED
+        from payer_model.features.block import FeatureBlock
         from payer_model.features.online import compute_online
-        from payer_model.modelling.explain import INSUFFICIENT_HISTORY, reason_codes
-        from payer_model.modelling.model import rating_frame
+        from payer_model.modelling.explain import reason_codes
+        from payer_model.modelling.model import rate
 
         if not any(c.invoices for c in req.customers):
             raise ApiError(400, "no invoices in the request: nothing to rate")
         as_of = req.as_of or datetime.now(UTC).date()
-        when = pd.Timestamp(as_of)
         fc = self.cfg.features
-        feats = compute_online(
+        online = compute_online(
             req.customers,
             as_of,
             window_days=fc.window_days,
             trend_days=fc.trend_days,
             labels=self.cfg.labels,
-        ).to_frame()
-        out = rating_frame(self.model, feats, min_paid_invoices=fc.min_paid_invoices)
-        out["reasons"] = reason_codes(
-            self.model, feats, out["rating"], min_paid_invoices=fc.min_paid_invoices
         )
-        have = set(feats["customer_id"])
-        missing = [c.customer_id for c in req.customers if c.customer_id not in have]
-        if missing:
-            no_history = [
+        block = online.block()
+        rated = rate(self.model, block, min_paid_invoices=fc.min_paid_invoices)
+        reasons = reason_codes(
+            self.model, block, rated["rating"], min_paid_invoices=fc.min_paid_invoices
+        )
+        features = dict(zip(online.customer_ids, block.records(skip=_KEYS), strict=True))
+        outputs = FeatureBlock(rated).records()
+        position = {cid: j for j, cid in enumerate(online.customer_ids)}
+        rows = []
+        for c in req.customers:
+            j = position.get(c.customer_id)
+            if j is None:  # no invoice before the as-of date: kept, unrated, said why
+                rows.append({"customer_id": c.customer_id, **_NO_HISTORY})
+                continue
+            rows.append(
                 {
-                    "code": INSUFFICIENT_HISTORY,
-                    "feature": "inv_n",
-                    "value": 0.0,
-                    "reference": None,
-                    "contribution": None,
-                    "text": "no invoice before the as-of date",
-                }
-            ]
-            extra = pd.DataFrame(
-                {
-                    "customer_id": missing,
-                    "rating": UNRATED,
-                    "as_of": when,
-                    "reasons": [no_history] * len(missing),
+                    "customer_id": c.customer_id,
+                    **features[c.customer_id],
+                    **outputs[j],
+                    "reasons": reasons[j],
                 }
             )
-            out = pd.concat([out, extra], ignore_index=True)
-        extra_cols = [c for c in feats.columns if c not in out.columns]
-        scored = out.merge(feats[["customer_id", *extra_cols]], on="customer_id", how="left")
-        order = {c.customer_id: i for i, c in enumerate(req.customers)}
-        scored = scored.sort_values("customer_id", key=lambda s: s.map(order))
-        return when, scored.reset_index(drop=True), feats
-
-    @staticmethod
-    def _features_by_customer(feats) -> dict[str, dict[str, Any]]:
-        skip = ("customer_id", "as_of")
-        return {
-            str(r["customer_id"]): {k: _clean(v) for k, v in r.items() if k not in skip}
-            for r in feats.to_dict("records")
-        }
+        return as_of, rows, features
 
     def _audit(
         self,
         req: ScoreRequest,
-        when,
-        rows: list[dict[str, Any]],
-        feats,
+        as_of: date,
+        results: list[dict[str, Any]],
+        features: dict[str, dict[str, Any]],
         *,
         endpoint: str,
         request_id: str,
@@ -294,12 +291,11 @@ class ScoringEngine:
     ) -> None:
         latency_ms = round((time.perf_counter() - started) * 1000, 3)
         by_id = {c.customer_id: c for c in req.customers}
-        features = self._features_by_customer(feats)
         self.audit.record_decisions(
             (
                 {
                     "customer_id": r["customer_id"],
-                    "as_of": when.date().isoformat(),
+                    "as_of": as_of.isoformat(),
                     "segment": r.get("segment"),
                     "policy_version": self.policies.policy_version,
                     "model_version": self.model_version,
@@ -310,16 +306,76 @@ class ScoringEngine:
                     "key_id": key_id,
                     "payload": {
                         "endpoint": endpoint,
-                        "input_hash": input_hash(by_id[r["customer_id"]], when.date()),
+                        "input_hash": input_hash(by_id[r["customer_id"]], as_of),
                         "features": features.get(r["customer_id"], {}),
                         "output": r,
                         "latency_ms": latency_ms,
                     },
                 }
-                for r in rows
+                for r in results
             ),
             source="api",
         )
+
+    def _answer(self, endpoint: str, build, req: ScoreRequest, key_id, request_id) -> dict:
+        """Score once, build the endpoint's results from the scored rows, audit, answer."""
+        started = time.perf_counter()
+        self._require_ready()
+        request_id = request_id or uuid.uuid4().hex
+        as_of, rows, features = self._guard(request_id, self._scored, req)
+        results = self._guard(request_id, build, req, as_of, rows)
+        self._audit(
+            req,
+            as_of,
+            results,
+            features,
+            endpoint=endpoint,
+            request_id=request_id,
+            key_id=key_id,
+            started=started,
+        )
+        return {
+            "request_id": request_id,
+            "model_version": self.model_version,
+            "policy_version": self.policies.policy_version,
+            "results": results,
+        }
+
+    def _score_results(
+        self, req: ScoreRequest, as_of: date, rows: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        del req  # the rows carry all a score answer needs
+        pv, day = self.policies.policy_version, as_of.isoformat()
+        return [
+            {
+                "customer_id": row["customer_id"],
+                "as_of": day,
+                "rating": row["rating"],
+                **{k: row[k] for k in _OUTPUTS},
+                "reasons": [{k: _clean(v) for k, v in x.items()} for x in row["reasons"]],
+                "segment": self.policies.match(row)[0].name,
+                "model_version": self.model_version,
+                "policy_version": pv,
+            }
+            for row in rows
+        ]
+
+    def _policy_results(
+        self, req: ScoreRequest, as_of: date, rows: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        import pandas as pd
+
+        from payer_model.policy.segment import decide_all
+
+        for row, c in zip(rows, req.customers, strict=True):
+            if c.rating is not None:  # a known rating / P(bad) overrides the model's
+                row["rating"] = c.rating
+            if c.p_bad is not None:
+                row["p_bad"] = c.p_bad
+        decisions = decide_all(request_tables(req), pd.DataFrame(rows), as_of, self.policies)
+        return [
+            d.model_dump(mode="json") | {"model_version": self.model_version} for d in decisions
+        ]
 
     # ------------------------------------------------------------------ endpoints
     def score(
@@ -331,94 +387,27 @@ class ScoringEngine:
             A :class:`ScoreResponse`-shaped dict (plain JSON types).
 
         Raises:
-            ApiError: 400 for input that breaks the contract, 503 when not ready.
+            ApiError: 400 for input that breaks the contract, 503 when not ready, 500 (with
+                the request id) for an exception past validation.
         """
-        started = time.perf_counter()
-        self._require_ready()
-        request_id = request_id or uuid.uuid4().hex
-        when, scored, feats = self._guard(request_id, self._scored, req)
-        segments = self.policies.assign(scored)
-        pv = self.policies.policy_version
-        results = []
-        for row, seg in zip(scored.to_dict("records"), segments, strict=True):
-            results.append(
-                {
-                    "customer_id": str(row["customer_id"]),
-                    "as_of": when.date().isoformat(),
-                    "rating": row["rating"],
-                    **{
-                        k: _clean(row.get(k))
-                        for k in ("p_good", "p_average", "p_bad", "late_probability", "score")
-                    },
-                    "reasons": [{k: _clean(v) for k, v in x.items()} for x in row["reasons"]],
-                    "segment": seg,
-                    "model_version": self.model_version,
-                    "policy_version": pv,
-                }
-            )
-        self._audit(
-            req,
-            when,
-            results,
-            feats,
-            endpoint="score",
-            request_id=request_id,
-            key_id=key_id,
-            started=started,
-        )
-        return {
-            "request_id": request_id,
-            "model_version": self.model_version,
-            "policy_version": pv,
-            "results": results,
-        }
+        return self._answer("score", self._score_results, req, key_id, request_id)
 
     def segment_policy(
         self, req: ScoreRequest, *, key_id: str | None = None, request_id: str | None = None
     ) -> dict[str, Any]:
         """Segment, policy, next actions with dates, credit action and priority per customer.
 
-        A customer's ``rating`` / ``p_bad``, when given, override the model's.
+        A customer's ``rating`` / ``p_bad``, when given, override the model's. The scored
+        rows are those of :meth:`score` (one feature pass).
 
         Returns:
             A :class:`SegmentPolicyResponse`-shaped dict (plain JSON types).
 
         Raises:
-            ApiError: 400 for input that breaks the contract, 503 when not ready.
+            ApiError: 400 for input that breaks the contract, 503 when not ready, 500 (with
+                the request id) for an exception past validation.
         """
-        from payer_model.policy.segment import decide_all
-
-        started = time.perf_counter()
-        self._require_ready()
-        request_id = request_id or uuid.uuid4().hex
-        when, scored, feats = self._guard(request_id, self._scored, req)
-        tables = request_tables(req)
-        for c in req.customers:
-            m = scored["customer_id"] == c.customer_id
-            if c.rating is not None:
-                scored.loc[m, "rating"] = c.rating
-            if c.p_bad is not None:
-                scored.loc[m, "p_bad"] = c.p_bad
-        decisions = self._guard(request_id, decide_all, tables, scored, when, self.policies)
-        results = [
-            d.model_dump(mode="json") | {"model_version": self.model_version} for d in decisions
-        ]
-        self._audit(
-            req,
-            when,
-            results,
-            feats,
-            endpoint="segment_policy",
-            request_id=request_id,
-            key_id=key_id,
-            started=started,
-        )
-        return {
-            "request_id": request_id,
-            "model_version": self.model_version,
-            "policy_version": self.policies.policy_version,
-            "results": results,
-        }
+        return self._answer("segment_policy", self._policy_results, req, key_id, request_id)
 
     def metadata(self) -> dict[str, Any]:
         """Model name, version and alias, training window, headline metrics, policy version."""

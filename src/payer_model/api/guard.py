@@ -101,19 +101,15 @@ class ApiGuard:
     Args:
         app: the wrapped ASGI app.
         metadata: answers ``GET /metadata`` (BentoML API routes are POST only).
-        request_model: the pydantic model of the JSON bodies; a body that breaks it (or the
-            contract rules it carries) is answered here with 400 naming each problem.
     """
 
     def __init__(
         self,
         app,
         metadata: Callable[[], dict[str, Any]] | None = None,
-        request_model: type | None = None,
     ) -> None:
         self.app = app
         self.metadata = metadata
-        self.request_model = request_model
         self.hashes = configured_key_hashes()
         from payer_model.config import Settings
 
@@ -189,13 +185,7 @@ class ApiGuard:
                 return
             chunks.append(body)
             more = message.get("more_body", False)
-        body = b"".join(chunks)
-        if self.request_model is not None and scope["path"].rstrip("/") in JSON_ONLY:
-            problem = _invalid(self.request_model, body)
-            if problem is not None:
-                await _send_json(send, 400, problem)
-                return
-        replay = {"type": "http.request", "body": body, "more_body": False}
+        replay = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
         sent = False
 
         async def replay_receive():
@@ -205,25 +195,53 @@ class ApiGuard:
                 return replay
             return await receive()
 
-        await self.app(scope, replay_receive, send)
+        await self.app(scope, replay_receive, _problems_named(send))
 
 
-def _invalid(model: type, body: bytes) -> dict[str, Any] | None:
-    """The 400 body for a request that breaks the IO models (contract rules), else None.
+def _problems_named(send):
+    """``send`` that rewrites the framework's 400 for a body breaking the IO models.
 
-    Validation happens here, once per request at the edge, so the answer names the customer
-    index, the field and the rule in one shape whatever the framework would have said.
+    BentoML validates the body once against :class:`~payer_model.api.models.ScoreRequest`
+    (which carries the contract's row rules) and answers 400 with pydantic's error list;
+    this restates each error as customer index, table, row, field and rule, so a client
+    reads what to fix without knowing pydantic.
     """
-    from pydantic import ValidationError
+    held: dict[str, Any] = {}
+    chunks: list[bytes] = []
 
+    async def wrapped(message) -> None:
+        if message["type"] == "http.response.start" and message["status"] == 400:
+            held["start"] = message
+            return
+        if "start" not in held or message["type"] != "http.response.body":
+            await send(message)
+            return
+        chunks.append(message.get("body", b""))
+        if message.get("more_body", False):
+            return
+        body = _restated(b"".join(chunks))
+        headers = [(k, v) for k, v in held["start"].get("headers", []) if k != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({**held["start"], "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    return wrapped
+
+
+def _restated(body: bytes) -> bytes:
     from payer_model.api.models import validation_problems
 
     try:
-        model.model_validate_json(body)
-    except ValidationError as exc:
-        problems = validation_problems(exc)
-        return {
+        data = json.loads(body)
+        errors = data["detail"]
+        if not (isinstance(errors, list) and all("loc" in e for e in errors)):
+            return body
+    except (ValueError, TypeError, KeyError):
+        return body  # not a validation answer: leave it as it is
+    problems = validation_problems(errors)
+    return json.dumps(
+        {
             "error": f"{len(problems)} problem(s) in the request: fix them and resend",
             "detail": problems,
         }
-    return None
+    ).encode()

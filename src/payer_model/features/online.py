@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from payer_model.config import LabelConfig
+from payer_model.features.block import FeatureBlock
 from payer_model.features.definitions import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from payer_model.features.online_labels import (
     NEVER,
@@ -182,6 +183,20 @@ class OnlineFeatures:
             rec.update((c, v[i]) for c, v in zip(CATEGORICAL_FEATURES, cats, strict=True))
             out.append(rec)
         return out
+
+    def block(self) -> FeatureBlock:
+        """The features as a :class:`FeatureBlock` (``FEATURE_COLUMNS``; no pandas, no copy)."""
+        n = len(self.customer_ids)
+        cols: dict[str, np.ndarray] = {
+            "customer_id": np.asarray(self.customer_ids, dtype=object),
+            "as_of": np.full(n, np.datetime64(self.as_of, "us")),
+        }
+        numeric = self.numeric.reshape(n, len(NUMERIC_FEATURES))
+        cols.update((name, numeric[:, k]) for k, name in enumerate(NUMERIC_FEATURES))
+        cols.update(
+            (c, np.asarray(self.categorical[c], dtype=object)) for c in CATEGORICAL_FEATURES
+        )
+        return FeatureBlock(cols)
 
     def to_frame(self):
         """The batch frame layout and dtypes (``FEATURE_COLUMNS``), rows in input order."""

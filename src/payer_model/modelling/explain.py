@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from payer_model.data.schema import UNRATED
+from payer_model.features.block import FeatureBlock
 
 # feature -> (group, sentence). Sentences take {v} (value), {r} (reference), {n} (paid_n).
 _SENTENCES: dict[str, tuple[str, str]] = {
@@ -210,7 +211,7 @@ def _base_feature(column: str) -> str:
 
 def reason_codes(
     model,
-    features: pd.DataFrame,
+    features: pd.DataFrame | FeatureBlock,
     ratings: pd.Series | np.ndarray,
     *,
     top: int = 3,
@@ -218,11 +219,13 @@ def reason_codes(
 ) -> list[list[dict[str, Any]]]:
     """Top ``top`` reasons per row toward its rating (``INSUFFICIENT_HISTORY`` if unrated)."""
     ratings = np.asarray(ratings, dtype=object)
+    features = FeatureBlock.of(features)
     reference = getattr(model, "reference_", {}) or {}
     out: list[list[dict[str, Any]]] = [[] for _ in range(len(features))]
-    unrated = (features["paid_n"].to_numpy() < min_paid_invoices) | (ratings == UNRATED)
+    paid_n = np.asarray(features["paid_n"])
+    unrated = (paid_n < min_paid_invoices) | (ratings == UNRATED)
     for i in np.flatnonzero(unrated):
-        paid = int(features["paid_n"].iloc[i])
+        paid = int(paid_n[i])
         out[i] = [
             {
                 "code": INSUFFICIENT_HISTORY,
@@ -237,15 +240,15 @@ def reason_codes(
     rated = np.flatnonzero(~unrated)
     if len(rated) == 0:
         return out
-    sub = features.iloc[rated]
+    sub = features.take(rated)
+    rows = _Rows(sub)
     if getattr(model, "kind", "") == "xgboost":
-        contrib = model.contributions(sub)  # (n, 2, cols + 1)
         cols = model.encoder_.columns
         picked = ratings[rated]
         # the class contribution each rating is explained by (bad: P(bad) head, average:
-        # P(>= average) head, good: minus that head), picked for all rows at once
+        # P(>= average) head, good: minus that head)
         head = np.where(picked == "bad", 1, 0)
-        c = contrib[np.arange(len(rated)), head, :-1].astype(np.float64)
+        c = model.contributions(sub, head)[:, :-1].astype(np.float64)
         c[picked == "good"] *= -1.0
         # per base feature sums, added column by column in encoder order so the floats
         # (and hence the ranking on near-ties) match a per-row Python loop exactly
@@ -255,7 +258,6 @@ def reason_codes(
         for k, col in enumerate(cols):
             agg[:, where[_base_feature(col)]] += c[:, k]
         order = np.argsort(-agg, axis=1, kind="stable")
-        rows = _Rows(sub)
         for j, i in enumerate(rated):
             worse = picked[j] != "good"
             row = rows[j]
@@ -272,7 +274,7 @@ def reason_codes(
             out[i] = reasons
     else:
         for j, i in enumerate(rated):
-            row = sub.iloc[j]
+            row = rows[j]
             worse = ratings[i] != "good"
             feats = [
                 "wmean_days_late_12m"
@@ -299,8 +301,8 @@ class _Row:
 
 
 class _Rows:
-    def __init__(self, frame: pd.DataFrame) -> None:
-        self._cols = {c: frame[c].to_numpy() for c in frame.columns}
+    def __init__(self, block: FeatureBlock) -> None:
+        self._cols = dict(block.columns)
 
     def __getitem__(self, j: int) -> _Row:
         return _Row(self._cols, j)
