@@ -9,6 +9,7 @@ BentoML's ``/livez``, ``/readyz`` (503 until a champion is loaded and warmed), `
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from typing import Any
 
@@ -32,7 +33,7 @@ INTERNAL_ERRORS = bentoml.metrics.Counter(
 
 @bentoml.service(
     name="payer_model",
-    workers=1,
+    workers=Settings().workers or os.cpu_count() or 1,
     traffic={"timeout": 30, "max_concurrency": Settings().max_concurrency},
 )
 class PayerModelService:
@@ -83,4 +84,4 @@ def _metadata() -> dict[str, Any]:
     return _ENGINES[-1].metadata()
 
 
-PayerModelService.add_asgi_middleware(ApiGuard, metadata=_metadata)
+PayerModelService.add_asgi_middleware(ApiGuard, metadata=_metadata, shared=True)

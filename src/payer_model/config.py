@@ -182,6 +182,14 @@ class Settings(BaseSettings):
         None, description="segment policy file of the API [serving/policies.yaml]"
     )
     model_alias: str = Field("champion", description="registry alias the API loads")
+    workers: int | None = Field(
+        None, ge=1, description="API worker processes [the number of cores]"
+    )
+    rate_limit_db: str | None = Field(
+        None,
+        description="SQLite file of the per-key rate-limit buckets the API workers share "
+        "[a file in the temp folder, one per server]",
+    )
 
     @property
     def has_api_keys(self) -> bool:

@@ -175,6 +175,30 @@ def test_429_per_key_token_bucket():
     assert client.post("/score", json={}, headers=hb).status_code == 200  # per key
 
 
+def test_shared_bucket_is_one_limit_for_every_worker(tmp_path):
+    """Two workers (two buckets on one file, as two processes hold them) share one limit."""
+    import multiprocessing
+
+    from payer_model.api.guard import SharedTokenBucket
+
+    path = tmp_path / "rl.db"
+    one, two = SharedTokenBucket(path, 6, 4), SharedTokenBucket(path, 6, 4)
+    waits = [b.take("k") for b in (one, two, one, two, one, two)]
+    assert [w == 0.0 for w in waits] == [True] * 4 + [False] * 2
+    assert waits[-1] > 0  # says how long until the next token
+    assert one.take("other key") == 0.0  # per key
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(2) as pool:  # real processes draw from the same buckets
+        got = pool.starmap(_take, [(str(path), "p")] * 10)
+    assert sum(w == 0.0 for w in got) == 4
+
+
+def _take(path: str, key: str) -> float:
+    from payer_model.api.guard import SharedTokenBucket
+
+    return SharedTokenBucket(path, 0.6, 4).take(key)  # no refill within the test
+
+
 def test_keys_file_hashes_only(tmp_path):
     f = tmp_path / "keys"
     f.write_text("# ops keys\nfile-key-1\n\nfile-key-2  # rotated 2025-01\n")

@@ -6,6 +6,7 @@ always inside functions so that importing ``payer_model`` stays cheap.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import tempfile
@@ -34,13 +35,28 @@ def artifact_root_for(tracking_uri: str, default: str = "mlflow/artifacts") -> s
 
 
 def configure(tracking_uri: str) -> None:
-    """Point MLflow at ``tracking_uri`` (creating the sqlite folder when needed)."""
+    """Point MLflow at ``tracking_uri`` (creating the sqlite folder and schema when needed).
+
+    A new sqlite store is created under an exclusive file lock: API workers starting
+    together against an empty store would otherwise race to create the same tables
+    (``table ... already exists``) and one would report the registry unreachable.
+    """
     import mlflow
 
-    if tracking_uri.startswith("sqlite:///"):
-        Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
+    if not tracking_uri.startswith("sqlite:///"):
+        return
+    db = Path(tracking_uri.removeprefix("sqlite:///"))
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            client = _client()
+            client.search_experiments(max_results=1)  # builds the tracking schema
+            client.search_registered_models(max_results=1)  # and the registry's
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def ensure_experiment(name: str, tracking_uri: str) -> str:

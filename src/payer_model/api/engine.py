@@ -363,8 +363,6 @@ class ScoringEngine:
     def _policy_results(
         self, req: ScoreRequest, as_of: date, rows: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
-        import pandas as pd
-
         from payer_model.policy.segment import decide_all
 
         for row, c in zip(rows, req.customers, strict=True):
@@ -372,7 +370,7 @@ class ScoringEngine:
                 row["rating"] = c.rating
             if c.p_bad is not None:
                 row["p_bad"] = c.p_bad
-        decisions = decide_all(request_tables(req), pd.DataFrame(rows), as_of, self.policies)
+        decisions = decide_all(request_tables(req), rows, as_of, self.policies)
         return [
             d.model_dump(mode="json") | {"model_version": self.model_version} for d in decisions
         ]

@@ -23,6 +23,8 @@ import hmac
 import json
 import logging
 import os
+import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -79,6 +81,64 @@ class TokenBucket:
             return (1.0 - tokens) / self.rate if self.rate > 0 else 60.0
 
 
+class SharedTokenBucket:
+    """The same token buckets kept in a SQLite file, so every worker process draws from one.
+
+    A worker takes a token inside one ``BEGIN IMMEDIATE`` transaction (the file lock makes
+    the read-refill-write atomic across processes), so N workers enforce the limit once,
+    not N times. The state is a throttle, not a record: no fsync (``synchronous=OFF``).
+    """
+
+    def __init__(self, path: str | Path, per_minute: float, burst: float) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = max(1.0, burst)
+        self.path = Path(path)
+        self._local = threading.local()
+
+    def _con(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            con = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=OFF")
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS buckets "
+                "(key TEXT PRIMARY KEY, tokens REAL NOT NULL, ts REAL NOT NULL)"
+            )
+            self._local.con = con
+        return con
+
+    def take(self, key: str) -> float:
+        """Take one token; 0.0 when allowed, else the seconds until one is available."""
+        con = self._con()
+        now = time.time()  # wall clock: comparable across processes
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            row = con.execute("SELECT tokens, ts FROM buckets WHERE key = ?", (key,)).fetchone()
+            tokens, last = row if row else (self.capacity, now)
+            tokens = min(self.capacity, tokens + max(0.0, now - last) * self.rate)
+            allowed = tokens >= 1.0
+            left = tokens - 1.0 if allowed else tokens
+            con.execute(
+                "INSERT INTO buckets (key, tokens, ts) VALUES (?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET tokens = excluded.tokens, ts = excluded.ts",
+                (key, left, now),
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        if allowed:
+            return 0.0
+        return (1.0 - tokens) / self.rate if self.rate > 0 else 60.0
+
+
+def server_rate_limit_db() -> Path:
+    """Default bucket file of this server: keyed by the parent (the BentoML arbiter) pid."""
+    return Path(tempfile.gettempdir()) / f"payer-ratelimit-{os.getppid()}.db"
+
+
 async def _send_json(send, status: int, body: dict[str, Any], headers=()) -> None:
     data = json.dumps(body).encode()
     await send(
@@ -101,12 +161,15 @@ class ApiGuard:
     Args:
         app: the wrapped ASGI app.
         metadata: answers ``GET /metadata`` (BentoML API routes are POST only).
+        shared: keep the rate-limit buckets in a SQLite file shared by the worker processes
+            (``PAYER_RATE_LIMIT_DB``) instead of in this process.
     """
 
     def __init__(
         self,
         app,
         metadata: Callable[[], dict[str, Any]] | None = None,
+        shared: bool = False,
     ) -> None:
         self.app = app
         self.metadata = metadata
@@ -116,7 +179,11 @@ class ApiGuard:
         settings = Settings()
         per_min = settings.rate_limit_per_min
         burst = settings.rate_limit_burst or max(1.0, per_min / 10)
-        self.bucket = TokenBucket(per_min, burst)
+        if shared:  # one limit across the worker processes of a server
+            path = settings.rate_limit_db or server_rate_limit_db()
+            self.bucket: TokenBucket | SharedTokenBucket = SharedTokenBucket(path, per_min, burst)
+        else:
+            self.bucket = TokenBucket(per_min, burst)
         self.max_body = settings.max_body_bytes
 
     def _key_id(self, headers: dict[bytes, bytes]) -> str | None:

@@ -286,17 +286,10 @@ def request_tables(req: ScoreRequest) -> dict[str, Any]:
         rem.extend({**r.model_dump(), "customer_id": cid} for r in c.reminders)
 
     def frame(rows: list[dict[str, Any]], model: type) -> pd.DataFrame | None:
-        if not rows:
-            return None
-        cols = [*model.model_fields, "customer_id"]
-        df = pd.DataFrame(rows, columns=list(dict.fromkeys(cols)))
-        return df.dropna(axis=1, how="all")
+        return pd.DataFrame(rows, columns=[*model.model_fields, "customer_id"]) if rows else None
 
-    customers = pd.DataFrame(cust).drop(columns=["created_date"], errors="ignore")
-    if req.customers and any(c.created_date for c in req.customers):
-        customers["created_date"] = [c.created_date for c in req.customers]
     return {
-        "customers": customers.dropna(axis=1, how="all"),
+        "customers": pd.DataFrame(cust),
         "invoices": frame(inv, InvoiceIn),
         "payments": frame(pay, PaymentIn),
         "reminders": frame(rem, ReminderIn),

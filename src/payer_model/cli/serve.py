@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +41,9 @@ def serve(
     working_dir: Annotated[
         Path, typer.Option(help="folder holding serving/service.py [current folder]")
     ] = Path("."),
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="worker processes [PAYER_WORKERS, else cores]")
+    ] = None,
 ) -> None:
     """Start the scoring API (BentoML) on HOST:PORT; settings from PAYER_* variables.
 
@@ -55,8 +59,10 @@ def serve(
             "every API call will be refused (401)"
         )
     cmd = serve_command(port, host, working_dir)
-    console.print(f"serving on http://{host}:{port} (docs at /docs)", highlight=False)
-    raise typer.Exit(subprocess.call(cmd))
+    env = {**os.environ} | ({"PAYER_WORKERS": str(workers)} if workers else {})
+    n = workers or settings().workers or os.cpu_count()
+    console.print(f"serving on http://{host}:{port} with {n} worker(s)", highlight=False)
+    raise typer.Exit(subprocess.call(cmd, env=env))
 
 
 @app.command()

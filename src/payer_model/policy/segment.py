@@ -7,8 +7,9 @@ before T are netted, and each customer gets its own invoices and reminders.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
+from typing import Any
 
 import pandas as pd
 
@@ -45,7 +46,7 @@ def _reminders_by_customer(
 
 def decide_all(
     tables: Mapping[str, pd.DataFrame | None],
-    scored: pd.DataFrame,
+    scored: pd.DataFrame | Iterable[Mapping[str, Any]],
     as_of: date | str | pd.Timestamp,
     policies: PolicySet,
 ) -> list[Decision]:
@@ -65,7 +66,8 @@ def decide_all(
     )
     empty = inv.iloc[:0]
     out = []
-    for row in scored.to_dict("records"):
+    rows = scored.to_dict("records") if isinstance(scored, pd.DataFrame) else scored
+    for row in rows:
         cid = str(row["customer_id"])
         c = cust_by.get(cid, {"customer_id": cid})
         c = {k: v for k, v in c.items() if k not in PII_COLUMNS}
