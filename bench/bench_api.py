@@ -317,7 +317,7 @@ def main() -> None:
         "BENTOML_DO_NOT_TRACK": "True",
         "PAYER_LOG_LEVEL": "WARNING",
     }
-    res: dict = {"batch_body": batch}
+    res: dict = {"batch_invoices": sum(len(c["invoices"]) for c in batch["customers"])}
     bare = Server("bench.bare_service:BareService", env, tmp / "bare.log")
     try:
         run_load(bare.url + "/score", single, 1, n=20)  # warm
@@ -385,7 +385,7 @@ def write(a, res: dict, n_batch: int) -> None:
         f"load average at the end {load1[0]:.1f}/{load1[1]:.1f}/{load1[2]:.1f}",
         f"- versions: {versions()}",
         f"- data: {a.data}, single = 1 customer x 20 invoices, batch = {n_batch} customers "
-        f"({sum(len(c['invoices']) for c in res['batch_body']['customers']):,} invoices, "
+        f"({res['batch_invoices']:,} invoices, "
         f"full history before as-of); one worker; requests at c=1: {a.requests}; "
         f"c=8 duration {a.seconds:.0f} s",
         "",

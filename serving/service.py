@@ -85,3 +85,9 @@ def _metadata() -> dict[str, Any]:
 
 
 PayerModelService.add_asgi_middleware(ApiGuard, metadata=_metadata, shared=True)
+
+# BentoML derives the media type of a dict answer from its output model's JSON schema, on
+# every response: a third of a /score request's CPU (py-spy, bench/RESULTS.md). The answers
+# are JSON; say so once.
+for _api in PayerModelService.apis.values():
+    _api.output_spec.media_type = "application/json"

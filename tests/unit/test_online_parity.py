@@ -4,7 +4,7 @@ Sample data at three cutoffs, a non-default label config and windows, generated 
 with every edge case of the as-of rules, the API's pydantic models passed as they are.
 """
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -115,15 +115,22 @@ def vars_of(record) -> dict:
     return {f: getattr(record, f) for f in record.__slots__}
 
 
-def test_records_and_empty_input(sample):
+def test_block_records_and_empty_input(sample):
+    """The JSON-ready rows the API audits: every feature, None for missing, ISO dates."""
     _, records, cutoffs = sample
     online = compute_online(records[:50], cutoffs[0])
-    recs = online.to_records()
+    block = online.block()
+    recs = block.records()
     assert [list(r) for r in recs[:1]] == [list(FEATURE_COLUMNS)]
-    assert recs[0]["as_of"] == datetime.combine(cutoffs[0], datetime.min.time())
+    assert recs[0]["as_of"] == cutoffs[0].isoformat()
     frame = online.to_frame()
-    got = pd.DataFrame(recs)[list(NUMERIC_FEATURES)].to_numpy(dtype=float)
+    got = pd.DataFrame(recs)[list(NUMERIC_FEATURES)].to_numpy(dtype=float)  # None -> NaN
     np.testing.assert_array_equal(got, frame[list(NUMERIC_FEATURES)].to_numpy())
+    assert any(v is None for r in recs for v in r.values()), "the sample has missing values"
+    assert block.records(skip=("customer_id", "as_of"))[0].keys() == set(FEATURE_COLUMNS[2:])
+    pd.testing.assert_frame_equal(
+        block.take([3, 1]).to_frame(), frame.iloc[[3, 1]].reset_index(drop=True)
+    )
     empty = compute_online([], cutoffs[0])
     assert len(empty) == 0 and empty.numeric.shape == (0, len(NUMERIC_FEATURES))
     assert list(empty.to_frame().columns) == list(FEATURE_COLUMNS)

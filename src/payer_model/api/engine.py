@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import threading
 import time
 import uuid
 from datetime import UTC, date, datetime
@@ -34,7 +33,7 @@ from payer_model.api.models import (
     request_tables,
 )
 from payer_model.data.schema import UNRATED
-from payer_model.modelling.explain import INSUFFICIENT_HISTORY
+from payer_model.modelling.explain import NO_HISTORY_REASON
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +43,7 @@ _KEYS = ("customer_id", "as_of")
 _NO_HISTORY: dict[str, Any] = {
     "rating": UNRATED,
     **dict.fromkeys(_OUTPUTS),
-    "reasons": [
-        {
-            "code": INSUFFICIENT_HISTORY,
-            "feature": "inv_n",
-            "value": 0.0,
-            "reference": None,
-            "contribution": None,
-            "text": "no invoice before the as-of date",
-        }
-    ],
+    "reasons": [NO_HISTORY_REASON],
 }
 
 
@@ -117,12 +107,10 @@ class ScoringEngine:
         model_version: str = "local",
     ) -> None:
         from payer_model.adapters.audit import AuditStore
-        from payer_model.config import DEFAULT_TRAIN_CONFIG, load_config
+        from payer_model.jobs.inputs import load_training_config
         from payer_model.policy.policies import DEFAULT_POLICY_FILE, load_policies
 
-        if config_path is None and DEFAULT_TRAIN_CONFIG.exists():
-            config_path = DEFAULT_TRAIN_CONFIG
-        self.cfg = load_config(config_path)
+        self.cfg, _ = load_training_config(config_path)
         self.tracking_uri = tracking_uri
         self.model_name = model_name or self.cfg.registered_model
         self.alias = alias
@@ -134,7 +122,6 @@ class ScoringEngine:
         self.error: str | None = None
         self.ready = False
         self._meta: dict[str, Any] = {}
-        self._local = threading.local()
         self.internal_errors = 0
 
     # ------------------------------------------------------------------ lifecycle

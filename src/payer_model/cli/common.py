@@ -145,12 +145,9 @@ def command(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
 
 def load_config(path: Path | None):
     """The training config and the file it came from (the default file when it exists)."""
-    from payer_model.config import DEFAULT_TRAIN_CONFIG
-    from payer_model.config import load_config as load
+    from payer_model.jobs.inputs import load_training_config
 
-    if path is None and DEFAULT_TRAIN_CONFIG.exists():
-        path = DEFAULT_TRAIN_CONFIG
-    return load(path), path
+    return load_training_config(path)
 
 
 def tracking_uri() -> str:
@@ -168,26 +165,14 @@ def load_policies(path: Path | None):
 
 def load_tables(data: Path, cfg, quarantine_dir: Path | None = None) -> dict[str, Any]:
     """Validated tables of a data folder (bad rows quarantined and reported on stderr)."""
-    from payer_model.data.contract import load_dataset
+    from payer_model.jobs.inputs import load_tables as load
+    from payer_model.jobs.inputs import quarantine_summary
 
-    ds = load_dataset(
-        data,
-        quarantine_dir=quarantine_dir,
-        max_bad_share=cfg.data.max_bad_share,
-        default_currency=cfg.data.default_currency,
-    )
-    q = sum(ds.report.quarantined.values())
-    if q:
-        top = ", ".join(
-            f"{k} {v}" for k, v in sorted(ds.report.reasons.items(), key=lambda kv: -kv[1])[:4]
-        )
-        err.print(f"[yellow]{q} rows quarantined[/] ({top})", highlight=False)
-    return {
-        "customers": ds.customers,
-        "invoices": ds.invoices,
-        "payments": ds.payments,
-        "reminders": ds.reminders,
-    }
+    ds = load(data, cfg, quarantine_dir)
+    summary = quarantine_summary(ds.report)
+    if summary:
+        err.print(f"[yellow]{summary}[/]", highlight=False)
+    return ds.tables
 
 
 def load_champion(cfg):

@@ -9,7 +9,7 @@ request path.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,24 +35,10 @@ class FeatureBlock:
     def __getitem__(self, name: str) -> np.ndarray:
         return self.columns[name]
 
-    def __contains__(self, name: object) -> bool:
-        return name in self.columns
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.columns)
-
-    def get(self, name: str, default: Any = None) -> Any:
-        """A column, or ``default`` when the block has no such column."""
-        return self.columns.get(name, default)
-
     def take(self, rows: np.ndarray | list[int]) -> FeatureBlock:
         """The block restricted to ``rows`` (positions)."""
         idx = np.asarray(rows, dtype=np.intp)
         return FeatureBlock({k: v[idx] for k, v in self.columns.items()})
-
-    def row(self, j: int) -> dict[str, Any]:
-        """Row ``j`` as a plain dict (numpy scalars as Python values)."""
-        return {k: v[j].item() if hasattr(v[j], "item") else v[j] for k, v in self.columns.items()}
 
     def records(self, skip: tuple[str, ...] = ()) -> list[dict[str, Any]]:
         """All rows as JSON-ready dicts: Python scalars, NaN as None, dates as ISO text."""

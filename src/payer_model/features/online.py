@@ -172,18 +172,6 @@ class OnlineFeatures:
     def __len__(self) -> int:
         return len(self.customer_ids)
 
-    def to_records(self) -> list[dict[str, Any]]:
-        """One dict per customer with the ``FEATURE_COLUMNS`` keys (NaN for missing)."""
-        as_of = datetime(self.as_of.year, self.as_of.month, self.as_of.day)
-        cats = [self.categorical[c] for c in CATEGORICAL_FEATURES]
-        out = []
-        for i, row in enumerate(self.numeric.tolist()):
-            rec: dict[str, Any] = {"customer_id": self.customer_ids[i], "as_of": as_of}
-            rec.update(zip(NUMERIC_FEATURES, row, strict=True))
-            rec.update((c, v[i]) for c, v in zip(CATEGORICAL_FEATURES, cats, strict=True))
-            out.append(rec)
-        return out
-
     def block(self) -> FeatureBlock:
         """The features as a :class:`FeatureBlock` (``FEATURE_COLUMNS``; no pandas, no copy)."""
         n = len(self.customer_ids)

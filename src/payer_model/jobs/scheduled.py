@@ -14,37 +14,15 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from payer_model.config import Settings, TrainConfig, load_config
+from payer_model.config import Settings
+from payer_model.jobs.inputs import load_tables, load_training_config
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TRAIN_CONFIG = Path("training/configs/train.yaml")
 
-
-def load_tables(data: str | Path, cfg: TrainConfig) -> dict[str, pd.DataFrame | None]:
-    """Validated contract tables of a data folder (bad rows quarantined, counted in the log)."""
-    from payer_model.data.contract import load_dataset
-
-    ds = load_dataset(
-        data, max_bad_share=cfg.data.max_bad_share, default_currency=cfg.data.default_currency
-    )
-    quarantined = sum(ds.report.quarantined.values())
-    if quarantined:
-        log.warning("%d rows quarantined: %s", quarantined, dict(ds.report.reasons))
-    return {
-        "customers": ds.customers,
-        "invoices": ds.invoices,
-        "payments": ds.payments,
-        "reminders": ds.reminders,
-    }
-
-
-def _setup(data: str | Path, config: str | Path | None) -> tuple[Any, Path, Any, Settings]:
-    path = Path(config) if config is not None else DEFAULT_TRAIN_CONFIG
-    cfg = load_config(path)
-    return cfg, path, load_tables(data, cfg), Settings()
+def _setup(data: str | Path, config: str | Path | None) -> tuple[Any, Path | None, Any, Settings]:
+    cfg, path = load_training_config(config)
+    return cfg, path, load_tables(data, cfg).tables, Settings()
 
 
 def run_retrain(

@@ -16,17 +16,8 @@ import pandas as pd
 from payer_model.config import TrainConfig
 from payer_model.data.schema import UNRATED
 from payer_model.features import compute
-from payer_model.modelling.explain import INSUFFICIENT_HISTORY, reason_codes
+from payer_model.modelling.explain import INSUFFICIENT_HISTORY, NO_HISTORY_REASON, reason_codes
 from payer_model.modelling.model import rating_frame
-
-NO_HISTORY_REASON = {
-    "code": INSUFFICIENT_HISTORY,
-    "feature": "inv_n",
-    "value": 0.0,
-    "reference": None,
-    "contribution": None,
-    "text": "no invoice before the as-of date",
-}
 
 
 def _customers_without_history(

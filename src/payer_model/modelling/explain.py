@@ -155,6 +155,15 @@ GROUP_CODES: dict[str, tuple[str, str]] = {
     "PROFILE": ("PROFILE_RISK", "PROFILE_STRENGTH"),
 }
 INSUFFICIENT_HISTORY = "INSUFFICIENT_HISTORY"
+NO_HISTORY_REASON: dict[str, Any] = {
+    "code": INSUFFICIENT_HISTORY,
+    "feature": "inv_n",
+    "value": 0.0,
+    "reference": None,
+    "contribution": None,
+    "text": "no invoice before the as-of date",
+}
+"""The reason of a customer with no invoice before the as-of date (kept, ``unrated``)."""
 _PREV_NAMES = {0.0: "good", 1.0: "average", 2.0: "bad"}
 
 
