@@ -317,7 +317,10 @@ def main() -> None:
         "BENTOML_DO_NOT_TRACK": "True",
         "PAYER_LOG_LEVEL": "WARNING",
     }
-    res: dict = {"batch_invoices": sum(len(c["invoices"]) for c in batch["customers"])}
+    res: dict = {
+        "batch_invoices": sum(len(c["invoices"]) for c in batch["customers"]),
+        "workers": os.environ.get("PAYER_WORKERS") or os.cpu_count(),
+    }
     bare = Server("bench.bare_service:BareService", env, tmp / "bare.log")
     try:
         run_load(bare.url + "/score", single, 1, n=20)  # warm
@@ -386,7 +389,8 @@ def write(a, res: dict, n_batch: int) -> None:
         f"- versions: {versions()}",
         f"- data: {a.data}, single = 1 customer x 20 invoices, batch = {n_batch} customers "
         f"({res['batch_invoices']:,} invoices, "
-        f"full history before as-of); one worker; requests at c=1: {a.requests}; "
+        f"full history before as-of); {res['workers']} API worker(s); "
+        f"requests at c=1: {a.requests}; "
         f"c=8 duration {a.seconds:.0f} s",
         "",
         "| measure | p50 ms | p99 ms | req/s | target |",
