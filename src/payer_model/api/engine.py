@@ -1,17 +1,13 @@
-"""Scoring API core: pydantic IO models and the plain-Python :class:`ScoringEngine`.
+"""The scoring engine behind the API: plain Python, no web framework.
 
-The BentoML service (``serving/service.py``) is a thin shell over this module, so the same
-models serve the service, the CLI and the tests. The engine loads the champion once, warms
-it, and answers ``/score``, ``/segment_policy`` and ``/metadata``. Every failure it can
-foresee becomes an :class:`ApiError` with an HTTP status (400 for bad input, 503 when no
-model is loaded); it never lets an exception escape as a 500.
+The BentoML service (``serving/service.py``) is a thin shell over :class:`ScoringEngine`;
+the IO models live in :mod:`payer_model.api.models`. The engine loads the champion once,
+warms it, and answers ``/score``, ``/segment_policy`` and ``/metadata`` from one scoring pass
+per request: online features, ratings, reasons, segment, one audit commit.
 
-Bad rows (the data contract's row rules, :func:`payer_model.data.contract.validate_frames`) reject
-the whole request with 400 and the reasons per table, row and id: a caller gets either every
-customer scored or a list of what to fix, never a silently partial answer.
-
-Names and emails are not accepted (``extra="forbid"`` on every model), so they never reach
-logs, the audit store or MLflow.
+Errors: a request that breaks the contract never gets here (the IO models reject it with
+400 at the edge); no champion is 503; an exception past validation is a bug and becomes
+:class:`ApiError` 500 with the request id, logged once with its traceback — never a 400.
 """
 
 from __future__ import annotations

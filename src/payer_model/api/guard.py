@@ -31,6 +31,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from payer_model.config import Settings
+
 log = logging.getLogger(__name__)
 
 PROTECTED = frozenset({"/score", "/segment_policy", "/metadata"})
@@ -42,13 +44,12 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.strip().encode()).hexdigest()
 
 
-def configured_key_hashes(env: dict[str, str] | None = None) -> list[str]:
+def configured_key_hashes(settings: Settings | None = None) -> list[str]:
     """sha256 hashes of the keys in ``PAYER_API_KEYS`` and ``PAYER_API_KEYS_FILE``."""
-    env = dict(os.environ if env is None else env)
-    keys = [k.strip() for k in env.get("PAYER_API_KEYS", "").split(",") if k.strip()]
-    path = env.get("PAYER_API_KEYS_FILE")
-    if path:
-        p = Path(path)
+    settings = settings or Settings()
+    keys = [k.strip() for k in settings.api_keys.split(",") if k.strip()]
+    if settings.api_keys_file:
+        p = Path(settings.api_keys_file)
         if p.is_file():
             lines = (ln.split("#", 1)[0].strip() for ln in p.read_text().splitlines())
             keys.extend(ln for ln in lines if ln)
@@ -173,10 +174,8 @@ class ApiGuard:
     ) -> None:
         self.app = app
         self.metadata = metadata
-        self.hashes = configured_key_hashes()
-        from payer_model.config import Settings
-
         settings = Settings()
+        self.hashes = configured_key_hashes(settings)
         per_min = settings.rate_limit_per_min
         burst = settings.rate_limit_burst or max(1.0, per_min / 10)
         if shared:  # one limit across the worker processes of a server

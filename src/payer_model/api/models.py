@@ -3,8 +3,8 @@
 Validation happens once, at the edge: a body that parses into :class:`ScoreRequest` is a
 set of contract-clean tables (the same rules, reason codes and normalisations as
 :mod:`payer_model.data.validators`: document type inferred from the sign, ``disputed`` implied
-by a dispute date). :func:`validation_problems` turns a pydantic error into a list naming
-the customer index, the invoice id, the field and the rule, for a 400 answer.
+by a dispute date). :func:`validation_problems` turns pydantic's error list into problems
+naming the customer index, the table and row, the field and the rule, for a 400 answer.
 
 Names and emails are not accepted (``extra="forbid"`` on every model), so they never reach
 logs, the audit store or MLflow.
