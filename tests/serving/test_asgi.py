@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from serving_helpers import AUTH, build_request, load_service
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
@@ -229,3 +232,76 @@ def test_chunked_oversize_body_is_413():
         headers={"Authorization": "Bearer a", "content-type": "application/json"},
     )
     assert r.status_code == 413
+
+
+# --------------------------------------------------------------- contract-shaped fuzzing
+
+_DAY = st.integers(0, 900).map(lambda d: (date(2023, 1, 1) + timedelta(days=d)).isoformat())
+_AMOUNT = st.one_of(
+    st.floats(-5e4, 5e4, allow_nan=False), st.sampled_from([0.0, 1e300, -1e-9, 0.01])
+)
+_INVOICE = st.fixed_dictionaries(
+    {
+        "invoice_id": st.sampled_from([f"I{i}" for i in range(8)]),
+        "invoice_date": _DAY,
+        "due_date": _DAY,
+        "amount": _AMOUNT,
+    },
+    optional={
+        "document_type": st.sampled_from(["invoice", "credit_note", "refund"]),
+        "paid_date": _DAY,
+        "disputed": st.booleans(),
+        "dispute_date": _DAY,
+        "written_off_date": _DAY,
+        "currency": st.sampled_from(["EUR", "usd", "EURO"]),
+    },
+)
+_CUSTOMER = st.fixed_dictionaries(
+    {
+        "customer_id": st.sampled_from(["C1", "C2", "C3"]),
+        "customer_type": st.sampled_from(["company", "sole_trader", "nobody"]),
+        "invoices": st.lists(_INVOICE, max_size=6),
+    },
+    optional={
+        "payments": st.lists(
+            st.fixed_dictionaries(
+                {
+                    "invoice_id": st.sampled_from([f"I{i}" for i in range(9)]),
+                    "payment_date": _DAY,
+                    "amount": _AMOUNT,
+                }
+            ),
+            max_size=3,
+        ),
+        "reminders": st.lists(
+            st.fixed_dictionaries(
+                {
+                    "invoice_id": st.sampled_from([f"I{i}" for i in range(9)]),
+                    "sent_date": _DAY,
+                    "channel": st.sampled_from(["email", "sms", "pigeon"]),
+                }
+            ),
+            max_size=3,
+        ),
+        "credit_limit": st.floats(-10, 1e6, allow_nan=False),
+        "rating": st.sampled_from(["good", "bad", "meh"]),
+        "p_bad": st.floats(-1, 2, allow_nan=False),
+    },
+)
+_BODY = st.fixed_dictionaries(
+    {"customers": st.lists(_CUSTOMER, min_size=1, max_size=3)}, optional={"as_of": _DAY}
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(body=_BODY, route=st.sampled_from(["/score", "/segment_policy"]))
+def test_contract_shaped_bodies_never_get_a_5xx(client_env, body, route):
+    """Mostly-valid histories with broken rules mixed in: 200 or a 400 naming the problem."""
+    client, _ = client_env
+    r = client.post(route, json=body, headers=AUTH)
+    assert r.status_code in (200, 400), (r.status_code, r.text[:500])
+    if r.status_code == 400:
+        out = r.json()
+        assert isinstance(out["error"], str)
+        for problem in out.get("detail") or []:
+            assert problem["rule"] and "message" in problem
