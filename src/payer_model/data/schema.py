@@ -74,13 +74,8 @@ DEFAULT_CURRENCY = "EUR"
 # Output columns of the validated tables, in this order (name/email follow the customer
 # columns only when the customers file has them).
 CUSTOMER_COLUMNS: tuple[str, ...] = (
-    "customer_id",
-    "customer_type",
-    "industry",
-    "country",
-    "payment_terms_days",
-    "credit_limit",
-    "created_date",
+    *CUSTOMER_REQUIRED,
+    *(c for c in CUSTOMER_OPTIONAL if c not in PII_COLUMNS),
 )
 INVOICE_COLUMNS: tuple[str, ...] = (
     "invoice_id",
