@@ -6,7 +6,7 @@ RUN := $(UV) run --frozen
 DATA ?= data/sample
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test test-fast lint format lab mlflow-ui sample clean browser monitor-ui retrain bench bench-api
+.PHONY: help setup demo test test-fast lint format lab mlflow-ui sample clean browser postgres monitor-ui retrain bench bench-api
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -18,7 +18,7 @@ setup: ## create the environment (installs uv with pip if missing, then uv sync 
 demo: setup ## train on data/sample, promote the first champion, score, print a summary
 	$(RUN) payer-model demo $(DATA)
 
-test: setup browser ## run the full test suite
+test: setup browser postgres ## run the full test suite
 	$(RUN) pytest -n 2 --dist loadgroup --nbmake tests notebooks $(PYTEST_ARGS)
 
 test-fast: setup ## unit and data tests only
@@ -47,6 +47,9 @@ clean: ## remove reports and the local MLflow store
 
 browser: ## install headless Chromium for the browser tests (Debian package; needs root)
 	command -v chromium || (apt-get update && apt-get install -y chromium)
+
+postgres: ## install the PostgreSQL server for the ledger tests (Debian package; the tests start it as the postgres user)
+	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || (apt-get update && apt-get install -y postgresql)
 
 monitor-ui: setup ## Evidently UI on the monitoring workspace (http://127.0.0.1:8000)
 	$(RUN) evidently ui --workspace reports/workspace --host 127.0.0.1 --port 8000
