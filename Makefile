@@ -19,7 +19,7 @@ demo: setup ## train on data/sample, promote the first champion, score, print a 
 	$(RUN) payer-model demo $(DATA)
 
 test: setup browser postgres ## run the full test suite
-	$(RUN) pytest -n 2 --dist loadgroup --nbmake tests notebooks $(PYTEST_ARGS)
+	$(RUN) pytest -n 2 --dist loadgroup --durations=15 --nbmake tests notebooks $(PYTEST_ARGS)
 
 test-fast: setup ## unit and data tests only
 	$(RUN) pytest -n 2 -m "not slow and not integration and not notebook" $(PYTEST_ARGS)
