@@ -213,6 +213,9 @@ def demo(
 def promote(
     version: Annotated[str, typer.Argument(help="registered version to make champion")],
     force: Annotated[bool, typer.Option(help="override a failed gate (recorded)")] = False,
+    model: Annotated[
+        str | None, typer.Option(help="registered model [the rating model]; e.g. invoice_late")
+    ] = None,
     config: ConfigOpt = None,
     json_out: JsonOpt = None,
 ) -> dict[str, Any]:
@@ -221,7 +224,7 @@ def promote(
 
     cfg, _ = load_config(config)
     registry.configure(tracking_uri())
-    out = registry.promote(cfg.registered_model, version, force=force)
+    out = registry.promote(model or cfg.registered_model, version, force=force)
     console.print(
         f"champion -> version {out['version']} (was {out['previous_champion']}); "
         f"forced: {out['forced']}",
@@ -234,6 +237,9 @@ def promote(
 @command
 def rollback(
     force: Annotated[bool, typer.Option(help="override a failed gate (recorded)")] = False,
+    model: Annotated[
+        str | None, typer.Option(help="registered model [the rating model]; e.g. invoice_late")
+    ] = None,
     config: ConfigOpt = None,
     json_out: JsonOpt = None,
 ) -> dict[str, Any]:
@@ -242,7 +248,7 @@ def rollback(
 
     cfg, _ = load_config(config)
     registry.configure(tracking_uri())
-    out = registry.rollback(cfg.registered_model, force=force)
+    out = registry.rollback(model or cfg.registered_model, force=force)
     console.print(
         f"champion rolled back from version {out['rolled_back_from']} to {out['version']}",
         highlight=False,

@@ -199,7 +199,9 @@ def load_invoice_champion(cfg: TrainConfig, tracking_uri: str) -> tuple[InvoiceL
             cfg.invoice.registered_model, registry.CHAMPION, loader=InvoiceLateModel.load
         )
     except registry.RegistryError as exc:
-        raise registry.RegistryError(f"{exc} (invoice model: run `payer-model train-invoices`)")
+        raise registry.RegistryError(
+            f"{exc} (invoice model: run `payer-model train-invoices`)"
+        ) from None
     return model, str(mv.version)
 
 
