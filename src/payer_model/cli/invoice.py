@@ -53,7 +53,7 @@ def print_invoice_metrics(metrics: dict[str, Any]) -> None:
     )
     bl = base["late_share"]["late"]
     t.add_row(
-        "late share / customer mean",
+        "baselines",
         _f(bl["accuracy"]),
         _f(bl["auc"]),
         _f(bl["brier"]),
@@ -76,7 +76,7 @@ def print_invoice_predictions(pred: Any, top: int = 5) -> None:
         highlight=False,
     )
     t = Table(title="largest expected overdue amounts")
-    for col in ("invoice", "customer", "due", "outstanding", "P(late)", "band", "expected pay"):
+    for col in ("invoice", "customer", "due", "open", "P(late)", "band", "pay by"):
         t.add_column(col)
     for _, r in pred.nlargest(top, "expected_overdue_amount").iterrows():
         t.add_row(

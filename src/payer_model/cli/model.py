@@ -194,6 +194,12 @@ def demo(
     metrics, scored = res["train"], res["score"]
     print_training(metrics, METRICS_OUT, uri)
     print_ratings(scored)
+    if "invoices" in res:  # invoice-level results next to the customer-level ones
+        from payer_model.cli.invoice import print_invoice_metrics, print_invoice_predictions
+
+        console.rule("invoice level")
+        print_invoice_metrics(res["invoices"]["metrics"])
+        print_invoice_predictions(res["invoices"].pop("predictions"))
     console.rule("summary")
     console.print(
         f"champion: {metrics['champion_kind'] or 'unchanged'}; {metrics['message']}",
