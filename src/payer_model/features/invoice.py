@@ -97,9 +97,9 @@ def _events(frame: pd.DataFrame | None, date_col: str, value_col: str | None) ->
     return out.dropna(subset=["d"])
 
 
-def _before(events: pd.DataFrame, ids: pd.Series, t: pd.Timestamp) -> pd.DataFrame:
-    """Per invoice of ``ids``: events before ``t`` (count, last date, value sum)."""
-    known = events[(events["d"] < t) & events["invoice_id"].isin(ids)]
+def _before(events: pd.DataFrame, t: pd.Timestamp) -> pd.DataFrame:
+    """Per invoice: events before ``t`` (count, last date, value sum)."""
+    known = events[events["d"] < t]
     agg: dict[str, Any] = {"n": ("d", "size"), "last": ("d", "max")}
     if "v" in events.columns:
         agg["v"] = ("v", "sum")
@@ -132,8 +132,8 @@ def _one_cutoff(
         out["disputed_now"] = (rows["dispute_date"].to_numpy() < t.to_datetime64()).astype(float)
     else:
         out["disputed_now"] = 0.0
-    rem = _before(reminders, out["invoice_id"], t)
-    pay = _before(payments, out["invoice_id"], t)
+    rem = _before(reminders, t)
+    pay = _before(payments, t)
     ids = out["invoice_id"]
     out["reminders_n"] = ids.map(rem["n"]).fillna(0).astype(float).to_numpy()
     out["days_since_reminder"] = (t - ids.map(rem["last"]).astype("datetime64[us]")) / day

@@ -156,14 +156,14 @@ class InvoiceLateModel:
 
     @staticmethod
     def _raw(booster, x: np.ndarray) -> np.ndarray:
-        import xgboost as xgb
-
         it = (0, int(booster.best_iteration) + 1)
-        return booster.predict(xgb.DMatrix(x, missing=np.nan), iteration_range=it)
+        return np.asarray(booster.inplace_predict(x, iteration_range=it, missing=np.nan))
 
-    def predict_late(self, snap: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Calibrated P(late) and P(very late) per row."""
-        x = invoice_matrix(snap)
+    def predict_late(
+        self, snap: pd.DataFrame, x: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated P(late) and P(very late) per row (``x``: its matrix, when built)."""
+        x = invoice_matrix(snap) if x is None else x
         late, very = (
             c.transform(self._raw(b, x))
             for b, c in zip(self.boosters_, self.calibrators_, strict=True)
@@ -172,8 +172,9 @@ class InvoiceLateModel:
 
     def predict(self, snap: pd.DataFrame) -> pd.DataFrame:
         """``PREDICTION_COLUMNS`` per snapshot row (same index), with the keys in front."""
-        p_late, p_30 = self.predict_late(snap)
-        loc = self.paytime_.location(invoice_matrix(snap))
+        x = invoice_matrix(snap)
+        p_late, p_30 = self.predict_late(snap, x)
+        loc = self.paytime_.location(x)
         alpha = (1 - self.cfg.interval) / 2
         t = pd.to_datetime(snap["as_of"]).to_numpy()
 

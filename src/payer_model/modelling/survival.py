@@ -117,10 +117,9 @@ class PayTimeModel:
 
     def location(self, x: np.ndarray) -> np.ndarray:
         """The AFT location ``f(x)`` (log days) of each row."""
-        import xgboost as xgb
-
         it = (0, self.best_iteration_ + 1)
-        return np.log(self.booster_.predict(xgb.DMatrix(x, missing=np.nan), iteration_range=it))
+        days = self.booster_.inplace_predict(x, iteration_range=it, missing=np.nan)
+        return np.log(np.asarray(days, dtype=np.float64))
 
     def quantile(self, x: np.ndarray, q: float, loc: np.ndarray | None = None) -> np.ndarray:
         """Days to payment at probability ``q`` (inf beyond what validation observed)."""
