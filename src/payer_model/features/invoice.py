@@ -12,7 +12,11 @@ carries its customer's features as of T, joined from :func:`payer_model.features
 * ``disputed_now`` (a dispute on this invoice dated before T);
 * ``open_rank`` (1 = earliest due among the customer's open items), ``open_items_n``,
   ``open_amount_share``;
-* ``paid_before`` (partial payments before T), ``partial_share``, ``outstanding``.
+* ``paid_before`` (partial payments before T), ``partial_share``, ``outstanding``;
+* ``due_plus_mean_late`` / ``due_plus_recent_late``: days from T to the due date plus the
+  customer's 12-month (else lifetime) mean days late / the mean of its last five payments
+  (the naive pay date, given to the trees as one number instead of a sum they would have to
+  learn).
 
 Vectorised pandas: a cutoff costs a few merges over its open invoices, so one cutoff with a
 million open invoices stays in seconds (``bench/bench_invoice.py`` measures it).
@@ -52,6 +56,8 @@ INVOICE_FEATURES: tuple[str, ...] = (
     "paid_before",
     "partial_share",
     "outstanding",
+    "due_plus_mean_late",
+    "due_plus_recent_late",
 )
 """Invoice-level features, in model order (the customer's numeric features follow)."""
 
@@ -185,6 +191,9 @@ def invoice_snapshots(
     mean_amt = out["mean_invoice_amt"].where(out["mean_invoice_amt"] > 0)
     out["log_amount"] = np.log1p(out["amount"])
     out["amount_rel"] = out["amount"] / mean_amt
+    mean_late = out["wmean_days_late_12m"].fillna(out["wmean_days_late"])
+    out["due_plus_mean_late"] = out["days_to_due"] + mean_late
+    out["due_plus_recent_late"] = out["days_to_due"] + out["last5_mean_days_late"]
     extra = [c for c in out.columns if c not in INVOICE_COLUMNS]
     out = out[[*INVOICE_COLUMNS, *extra]]
     log.info("built %d invoice snapshots over %d cutoffs", len(out), len(cuts))

@@ -42,6 +42,7 @@ PREDICTION_COLUMNS: tuple[str, ...] = (
     "expected_days_late",
 )
 _DAY = pd.Timedelta(days=1)
+MAX_PAY_DAYS = 3650.0  # a pay date more than ten years out is reported as unknown
 
 
 def invoice_targets(
@@ -180,7 +181,7 @@ class InvoiceLateModel:
 
         def date_at(q: float) -> pd.Series:
             days = self.paytime_.quantile(np.empty((0, 0)), q, loc=loc)
-            offset = np.where(np.isfinite(days), np.round(days - 1.0), np.nan)
+            offset = np.where(days <= MAX_PAY_DAYS, np.round(days - 1.0), np.nan)
             return pd.Series(t + pd.to_timedelta(offset, unit="D"), index=snap.index)
 
         out = snap[["invoice_id", "customer_id", "as_of", "due_date"]].copy()

@@ -27,7 +27,7 @@ DEFAULT_AFT_PARAMS: dict[str, Any] = {
     "objective": "survival:aft",
     "eval_metric": "aft-nloglik",
     "aft_loss_distribution": "normal",
-    "aft_loss_distribution_scale": 1.0,
+    "aft_loss_distribution_scale": 0.5,
     "max_depth": 4,
     "learning_rate": 0.05,
     "min_child_weight": 5.0,
