@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import math
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from payer_model.api.models import InvoicePrediction, ScoreRequest, request_tables
 
-
-def _json(x: Any) -> Any:
-    if x is None or type(x).__name__ in ("NaTType", "NAType"):
-        return None
-    if hasattr(x, "item") and not isinstance(x, str | bytes):
-        x = x.item()
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, datetime):
-        return x.date().isoformat()
-    if isinstance(x, date):
-        return x.isoformat()
-    return x
+_DATES = ("due_date", "expected_pay_date", "pay_date_low", "pay_date_high")
 
 
 def open_invoices(
@@ -30,7 +17,8 @@ def open_invoices(
 
     The invoice snapshots join the customer features the engine already computed for the
     rating (the scored ``rows``; :func:`payer_model.features.invoice.invoice_snapshots`), so
-    no customer feature is computed twice. Customers without history have no row.
+    no customer feature is computed twice. Customers without history have no row. Values are
+    JSON types: dates as ISO strings, a pay date too far out to state as null.
     """
     import pandas as pd
 
@@ -49,8 +37,12 @@ def open_invoices(
         return {}
     pred = predict_frame(model, snap)
     pred = pred.sort_values("expected_overdue_amount", ascending=False, kind="stable")
-    keep = list(InvoicePrediction.model_fields)
+    out = pred[["customer_id", *InvoicePrediction.model_fields]].astype(object)
+    for col in _DATES:
+        out[col] = [d.date().isoformat() if pd.notna(d) else None for d in pred[col]]
+    for col in ("outstanding", "p_late", "p_late_30", "expected_overdue_amount"):
+        out[col] = pred[col].astype(float).tolist()
     return {
-        str(cid): [{k: _json(v) for k, v in rec.items()} for rec in g[keep].to_dict("records")]
-        for cid, g in pred.groupby("customer_id", sort=False)
+        str(cid): g.drop(columns="customer_id").to_dict("records")
+        for cid, g in out.groupby("customer_id", sort=False)
     }

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from payer_model.config import TrainConfig
-from payer_model.features.invoice import compute_invoices
+from payer_model.features.invoice import INVOICE_COLUMNS, compute_invoices
 from payer_model.jobs.champion import default_as_of
 from payer_model.modelling.forecast import backtest_forecast, forecast_table, wape
 from payer_model.modelling.invoice import InvoiceLateModel
@@ -110,7 +110,7 @@ def _log_and_register(
         weekly = metrics["forecast"]["weekly"]
         first = weekly[weekly["as_of"] == weekly["as_of"].min()]
         tracking.log_figure(forecast_figure(first), "plots/forecast_backtest.png")
-        example = fit.test.head(3).copy()
+        example = fit.test[list(INVOICE_COLUMNS)].head(3).copy()  # inputs only, no targets
         example["invoice_id"] = [f"example-{i}" for i in range(len(example))]
         example["customer_id"] = example["invoice_id"]
         info = registry.log_model(

@@ -39,7 +39,9 @@ def _by_week(amount: np.ndarray, week: np.ndarray, weeks: int) -> np.ndarray:
 
 def model_forecast(model: Any, snap: pd.DataFrame, weeks: int = WEEKS) -> np.ndarray:
     """Expected collections per week from the model's pay-time distribution (one as-of)."""
-    edges = np.arange(0, weeks + 1) * 7.0 + 1.0  # day d from T is duration d + 1
+    # durations are whole days (a payment on day d from T is d + 1): week w holds the
+    # durations in (7w, 7w + 7], so the edges sit half a day past each multiple of 7
+    edges = np.arange(0, weeks + 1) * 7.0 + 0.5
     cdf = model.pay_cdf(snap, edges)
     probs = np.diff(cdf, axis=1)
     return snap["outstanding"].to_numpy(dtype=float) @ probs

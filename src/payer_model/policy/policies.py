@@ -64,7 +64,8 @@ class BandStep(Step):
     """An extra contact for open invoices in some P(late) bands (e.g. pre-due for High).
 
     Sent at ``offset_days`` from the due date (negative = before) when that date is not
-    past; invoices without an invoice-model band never get it.
+    past, in addition to the ``sequence`` (not counted against ``max_reminders``); invoices
+    without an invoice-model band never get it.
     """
 
     bands: list[str]
