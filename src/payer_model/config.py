@@ -96,6 +96,39 @@ class GateConfig(_Strict):
     max_ece: float = 0.05
 
 
+class InvoiceConfig(_Strict):
+    """Invoice-level predictions: targets, bands, interval, model and gate (issue 16)."""
+
+    late_tolerance_days: int = Field(0, ge=0, description="late = paid more than this after due")
+    very_late_days: int = Field(30, gt=0, description="second target: paid more than this late")
+    band_thresholds: tuple[float, float] = Field(
+        (0.5, 0.75), description="P(late) below the first is Low, above the second High"
+    )
+    interval: float = Field(0.8, gt=0, lt=1, description="central pay-date interval")
+    params: dict[str, Any] = Field(
+        default_factory=lambda: {
+            "max_depth": 5,
+            "learning_rate": 0.05,
+            "min_child_weight": 5.0,
+            "subsample": 0.8,
+            "colsample_bytree": 0.8,
+        }
+    )
+    num_boost_round: int = Field(500, gt=0)
+    early_stopping_rounds: int = Field(30, gt=0)
+    min_auc_gain: float = Field(0.0, description="AUC must beat the late-share baseline by this")
+    max_mae_ratio: float = Field(1.0, gt=0, description="MAE must be <= this x the baseline's")
+    registered_model: str = "invoice_late"
+    experiment: str = "invoice-late"
+
+    @model_validator(mode="after")
+    def _bands_ordered(self) -> InvoiceConfig:
+        low, high = self.band_thresholds
+        if not 0 < low <= high < 1:
+            raise ValueError("invoice.band_thresholds must satisfy 0 < low <= high < 1")
+        return self
+
+
 class TrainConfig(_Strict):
     """The whole training configuration (``training/configs/train.yaml``)."""
 
@@ -105,6 +138,7 @@ class TrainConfig(_Strict):
     split: SplitConfig = Field(default_factory=SplitConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
+    invoice: InvoiceConfig = Field(default_factory=InvoiceConfig)
     experiment: str = "payer-rating"
     registered_model: str = "payer_rating"
 

@@ -19,3 +19,17 @@ class PayerRatingPyfunc(mlflow.pyfunc.PythonModel):
         """Ratings for the feature rows (as produced by ``build_features``)."""
         out = rating_frame(self.model, model_input)
         return out[["rating", "p_good", "p_average", "p_bad", "late_probability", "score"]]
+
+
+class InvoiceLatePyfunc(mlflow.pyfunc.PythonModel):
+    """Invoice snapshot rows in, P(late), band and pay dates out (``InvoiceLateModel``)."""
+
+    def load_context(self, context) -> None:
+        """Load the JSON/UBJSON invoice bundle logged as the ``bundle`` artifact."""
+        from payer_model.modelling.invoice import InvoiceLateModel
+
+        self.model = InvoiceLateModel.load(context.artifacts["bundle"])
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # noqa: ARG002
+        """Predictions for invoice snapshot rows (``features.invoice.invoice_snapshots``)."""
+        return self.model.predict(model_input)

@@ -89,8 +89,11 @@ def alias_version(name: str, alias: str = CHAMPION) -> Any | None:
         raise RegistryError(f"model registry unreachable: {exc}") from None
 
 
-def download_bundle(name: str, alias: str = CHAMPION, dst: str | Path | None = None):
+def download_bundle(name: str, alias: str = CHAMPION, dst: str | Path | None = None, loader=None):
     """Download and load the bundle of ``models:/name@alias``.
+
+    ``loader`` reads the bundle folder (default :func:`load_bundle`, the rating model; the
+    invoice model passes ``InvoiceLateModel.load``).
 
     Returns:
         (model, version) where version is the MLflow ModelVersion.
@@ -119,16 +122,24 @@ def download_bundle(name: str, alias: str = CHAMPION, dst: str | Path | None = N
         raise RegistryError(f"could not download models:/{name}@{alias}: {exc}") from None
     bundle = Path(local) / "artifacts" / "bundle"
     try:
-        model = load_bundle(bundle)
+        model = (loader or load_bundle)(bundle)
     except ValueError as exc:
         raise RegistryError(f"models:/{name}@{alias} (version {mv.version}): {exc}") from None
     return model, mv
 
 
 def log_model(
-    model, name: str, features_example, signature_output, texts: dict[str, str] | None = None
+    model,
+    name: str,
+    features_example,
+    signature_output,
+    texts: dict[str, str] | None = None,
+    python_model=None,
 ) -> Any:
     """Log a bundle as an MLflow pyfunc (with signature and input example); return its info.
+
+    ``python_model`` is the pyfunc wrapper (default ``PayerRatingPyfunc``; the invoice model
+    passes ``InvoiceLatePyfunc``).
 
     ``texts`` (file name -> content, e.g. the model card) travel with the model's own
     artifacts, so every registered version carries them.
@@ -147,7 +158,7 @@ def log_model(
         signature = infer_signature(features_example, signature_output)
         return mlflow.pyfunc.log_model(
             name=name,
-            python_model=PayerRatingPyfunc(),
+            python_model=python_model or PayerRatingPyfunc(),
             artifacts=artifacts,
             signature=signature,
             input_example=features_example.head(3),

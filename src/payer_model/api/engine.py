@@ -21,8 +21,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from payer_model.api.invoices import open_invoices
 from payer_model.api.models import (
     MAX_CUSTOMERS,
+    MAX_INVOICE_RESULTS,
     MAX_INVOICES,
     ScoreRequest,
     input_hash,
@@ -88,6 +90,9 @@ class ScoringEngine:
             None and ``training/configs/train.yaml`` is absent.
         model: an already loaded model (tests); skips the registry.
         model_version: its version label when ``model`` is given.
+        invoice_model: an already loaded invoice model (tests); otherwise the
+            ``invoice_late`` champion is loaded when one is registered (optional: without it
+            ``/score`` answers without open invoices).
     """
 
     def __init__(
@@ -101,6 +106,7 @@ class ScoringEngine:
         config_path: str | Path | None = None,
         model: Any = None,
         model_version: str = "local",
+        invoice_model: Any = None,
     ) -> None:
         from payer_model.adapters.audit import AuditStore
         from payer_model.jobs.inputs import load_training_config
@@ -119,6 +125,8 @@ class ScoringEngine:
         self.ready = False
         self._meta: dict[str, Any] = {}
         self.internal_errors = 0
+        self.invoice_model = invoice_model
+        self.invoice_model_version: str | None = "local" if invoice_model is not None else None
 
     # ------------------------------------------------------------------ lifecycle
     def load(self) -> bool:
@@ -143,6 +151,7 @@ class ScoringEngine:
                 return False
             self.model_version = str(mv.version)
             self.run_id = getattr(mv, "run_id", None)
+            self._load_invoice_model()
         try:
             self._meta = self._load_metadata()
             self._warm()
@@ -153,6 +162,23 @@ class ScoringEngine:
         self.ready, self.error = True, None
         log.info("payer-model API ready: %s version %s", self.model_name, self.model_version)
         return True
+
+    def _load_invoice_model(self) -> None:
+        """The ``invoice_late`` champion when one is registered; optional, never raises."""
+        from payer_model.adapters import registry
+        from payer_model.modelling.invoice import InvoiceLateModel
+
+        name = self.cfg.invoice.registered_model
+        try:
+            if registry.alias_version(name, self.alias) is None:
+                log.info("no %s@%s: /score answers without open invoices", name, self.alias)
+                return
+            self.invoice_model, mv = registry.download_bundle(
+                name, self.alias, loader=InvoiceLateModel.load
+            )
+            self.invoice_model_version = str(mv.version)
+        except Exception as exc:  # the customer rating is served all the same
+            log.warning("invoice model %s@%s not loaded: %s", name, self.alias, exc)
 
     def _warm(self) -> None:
         req = ScoreRequest.model_validate(
@@ -327,9 +353,8 @@ class ScoringEngine:
     def _score_results(
         self, req: ScoreRequest, as_of: date, rows: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
-        del req  # the rows carry all a score answer needs
         pv, day = self.policies.policy_version, as_of.isoformat()
-        return [
+        results = [
             {
                 "customer_id": row["customer_id"],
                 "as_of": day,
@@ -342,6 +367,14 @@ class ScoringEngine:
             }
             for row in rows
         ]
+        if req.include_invoices and self.invoice_model is not None:
+            invoices = open_invoices(self.invoice_model, req, as_of, rows)
+            for r in results:
+                mine = invoices.get(r["customer_id"], [])
+                r["open_invoices"] = mine[:MAX_INVOICE_RESULTS]
+                r["open_invoices_total"] = len(mine)
+                r["invoice_model_version"] = self.invoice_model_version
+        return results
 
     def _policy_results(
         self, req: ScoreRequest, as_of: date, rows: list[dict[str, Any]]
@@ -402,6 +435,7 @@ class ScoringEngine:
             "training_window": self._meta.get("training_window"),
             "metrics": self._meta.get("metrics"),
             "policy_version": self.policies.policy_version,
+            "invoice_model_version": self.invoice_model_version,
             "limits": {"customers": MAX_CUSTOMERS, "invoices_per_customer": MAX_INVOICES},
         }
 

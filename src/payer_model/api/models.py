@@ -27,6 +27,7 @@ from payer_model.data.schema import CHANNELS, CUSTOMER_TYPES, DOCUMENT_TYPES, RA
 MAX_CUSTOMERS = 1000
 MAX_INVOICES = 5000
 MAX_EVENTS = 5000
+MAX_INVOICE_RESULTS = 50  # open invoices returned per customer by /score (largest risk first)
 ID_FIELD = Field(min_length=1, max_length=64)
 TEXT_FIELD = Field(default=None, max_length=64)
 
@@ -110,6 +111,11 @@ class ScoreRequest(StrictIn):
 
     as_of: date | None = Field(default=None, description="decision date; today (UTC) when omitted")
     customers: list[CustomerIn] = Field(min_length=1, max_length=MAX_CUSTOMERS)
+    include_invoices: bool = Field(
+        default=True,
+        description="/score: list each customer's open invoices with P(late), band and "
+        "expected pay date (when an invoice model is registered); false to leave them out",
+    )
 
     @model_validator(mode="after")
     def _contract(self) -> ScoreRequest:
@@ -127,6 +133,21 @@ class Reason(BaseModel):
     text: str
 
 
+class InvoicePrediction(BaseModel):
+    """One open invoice of a customer: P(late), band and expected payment date."""
+
+    invoice_id: str
+    due_date: date
+    outstanding: float
+    p_late: float
+    p_late_30: float
+    band: str
+    expected_pay_date: date | None
+    pay_date_low: date | None
+    pay_date_high: date | None
+    expected_overdue_amount: float
+
+
 class CustomerScore(BaseModel):
     """Rating of one customer."""
 
@@ -142,6 +163,13 @@ class CustomerScore(BaseModel):
     segment: str
     model_version: str
     policy_version: str
+    open_invoices: list[InvoicePrediction] | None = Field(
+        default=None,
+        description=f"open invoices, largest expected overdue amount first (at most "
+        f"{MAX_INVOICE_RESULTS}); null without an invoice model or with include_invoices false",
+    )
+    open_invoices_total: int | None = None
+    invoice_model_version: str | None = None
 
 
 class ScoreResponse(BaseModel):

@@ -194,6 +194,12 @@ def demo(
     metrics, scored = res["train"], res["score"]
     print_training(metrics, METRICS_OUT, uri)
     print_ratings(scored)
+    if "invoices" in res:  # invoice-level results next to the customer-level ones
+        from payer_model.cli.invoice import print_invoice_metrics, print_invoice_predictions
+
+        console.rule("invoice level")
+        print_invoice_metrics(res["invoices"]["metrics"])
+        print_invoice_predictions(res["invoices"].pop("predictions"))
     console.rule("summary")
     console.print(
         f"champion: {metrics['champion_kind'] or 'unchanged'}; {metrics['message']}",
@@ -213,6 +219,9 @@ def demo(
 def promote(
     version: Annotated[str, typer.Argument(help="registered version to make champion")],
     force: Annotated[bool, typer.Option(help="override a failed gate (recorded)")] = False,
+    model: Annotated[
+        str | None, typer.Option(help="registered model [the rating model]; e.g. invoice_late")
+    ] = None,
     config: ConfigOpt = None,
     json_out: JsonOpt = None,
 ) -> dict[str, Any]:
@@ -221,7 +230,7 @@ def promote(
 
     cfg, _ = load_config(config)
     registry.configure(tracking_uri())
-    out = registry.promote(cfg.registered_model, version, force=force)
+    out = registry.promote(model or cfg.registered_model, version, force=force)
     console.print(
         f"champion -> version {out['version']} (was {out['previous_champion']}); "
         f"forced: {out['forced']}",
@@ -234,6 +243,9 @@ def promote(
 @command
 def rollback(
     force: Annotated[bool, typer.Option(help="override a failed gate (recorded)")] = False,
+    model: Annotated[
+        str | None, typer.Option(help="registered model [the rating model]; e.g. invoice_late")
+    ] = None,
     config: ConfigOpt = None,
     json_out: JsonOpt = None,
 ) -> dict[str, Any]:
@@ -242,7 +254,7 @@ def rollback(
 
     cfg, _ = load_config(config)
     registry.configure(tracking_uri())
-    out = registry.rollback(cfg.registered_model, force=force)
+    out = registry.rollback(model or cfg.registered_model, force=force)
     console.print(
         f"champion rolled back from version {out['rolled_back_from']} to {out['version']}",
         highlight=False,

@@ -45,11 +45,16 @@ def run_demo(
     metrics_out: Path = METRICS_FILE,
     ratings_out: Path = RATINGS_FILE,
     progress: Callable[[str], None] | None = None,
+    invoices: bool = True,
 ) -> dict[str, Any]:
     """Train (gate and promotion included), then rate the portfolio with the champion.
 
+    With ``invoices`` the invoice model is trained and registered too and the open invoices
+    are predicted (:mod:`payer_model.jobs.invoice`).
+
     Returns:
-        ``train`` (the metrics) and ``score`` (:func:`~payer_model.jobs.champion.score_portfolio`).
+        ``train`` (the metrics), ``score`` (:func:`~payer_model.jobs.champion.score_portfolio`)
+        and ``invoices`` (``metrics`` and ``predictions``) when asked for.
     """
     metrics = train_and_save(
         tables,
@@ -62,4 +67,15 @@ def run_demo(
     if progress is not None:
         progress("loading champion and scoring")
     scored = score_portfolio(tables, cfg, tracking_uri=tracking_uri, out=ratings_out)
-    return {"train": metrics, "score": scored}
+    out = {"train": metrics, "score": scored}
+    if invoices:
+        from payer_model.jobs.invoice import predict_invoices, train_invoices
+
+        if progress is not None:
+            progress("training the invoice model")
+        inv_metrics = train_invoices(tables, cfg, tracking_uri=tracking_uri)
+        fit = inv_metrics.pop("fit")
+        inv_metrics["forecast"].pop("weekly", None)  # a frame: the backtest table is in MLflow
+        preds = predict_invoices(tables, cfg, model=fit.model, as_of=scored["as_of"])
+        out["invoices"] = {"metrics": inv_metrics, "predictions": preds}
+    return out

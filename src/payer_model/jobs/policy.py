@@ -47,6 +47,21 @@ def write_frame(frame: pd.DataFrame, out: Path) -> None:
         frame.to_csv(out, index=False)
 
 
+def invoice_predictions_if_any(
+    tables: dict[str, Any], when: pd.Timestamp, cfg: TrainConfig, tracking_uri: str
+) -> pd.DataFrame | None:
+    """Invoice predictions of the ``invoice_late`` champion, or None when none is registered."""
+    from payer_model.adapters.registry import RegistryError
+    from payer_model.jobs.invoice import predict_invoices
+
+    try:
+        return predict_invoices(
+            tables, cfg, as_of=str(when.date()), tracking_uri=tracking_uri, out=None
+        )
+    except RegistryError:
+        return None
+
+
 def collector_worklist(
     tables: dict[str, Any],
     as_of: str,
@@ -78,7 +93,8 @@ def collector_worklist(
     when = pd.Timestamp(as_of)
     model, version = load_champion(cfg, tracking_uri)
     scored = rated_portfolio(tables, when, model, cfg, model_version=version)
-    decisions = decide_all(tables, scored, when, policies)
+    invoice_preds = invoice_predictions_if_any(tables, when, cfg, tracking_uri)
+    decisions = decide_all(tables, scored, when, policies, invoice_predictions=invoice_preds)
     AuditStore(audit_db).record_decisions(audit_rows(decisions, version))
     ranked = rank_worklist(decisions, when, collectors)
     if out is not None:

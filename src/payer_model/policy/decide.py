@@ -29,7 +29,7 @@ from payer_model.policy.policies import (
     Step,
     policy_summary,
 )
-from payer_model.policy.rules import rule_text
+from payer_model.policy.rules import band_matches, rule_text
 
 
 class Action(BaseModel):
@@ -75,6 +75,9 @@ class Decision(BaseModel):
     open_amt: float
     overdue_amt: float
     priority: float
+    expected_overdue_amt: float | None = Field(
+        None, description="sum of open amount x P(late) when invoice predictions exist"
+    )
     credit: CreditDecision
     requires_human_review: bool
     reasons: list[str]
@@ -179,6 +182,7 @@ class _Plan:
     open_amt: float = 0.0
     overdue_amt: float = 0.0
     oldest_overdue: int = 0
+    expected_overdue: float | None = None  # sum of amount x P(late) of predicted invoices
 
 
 def _pending_steps(
@@ -219,6 +223,9 @@ def _plan_invoice(
     due = _ts(rec["due_date"])
     if is_open:
         plan.open_amt += amount
+        p_late = value_of(rec, "p_late")
+        if p_late is not None:
+            plan.expected_overdue = (plan.expected_overdue or 0.0) + amount * float(p_late)
         if due < t:
             plan.overdue_amt += amount
             plan.oldest_overdue = max(plan.oldest_overdue, (t - due).days)
@@ -231,6 +238,11 @@ def _plan_invoice(
     budget = pol.max_reminders - len(done)
     for when, step, catch_up in _pending_steps(pol, due, done, t)[: max(budget, 0)]:
         plan.reminders.setdefault((when, step.channel, catch_up), []).append((iid, amount))
+    band = value_of(rec, "band")
+    for extra in pol.band_steps:  # e.g. a pre-due reminder for High-band invoices
+        when = due + pd.Timedelta(days=extra.offset_days)
+        if when >= t and band_matches(extra.bands, band):
+            plan.reminders.setdefault((when, extra.channel, False), []).append((iid, amount))
     for k, esc in enumerate(pol.escalation):
         when = max(due + pd.Timedelta(days=esc.offset_days), t)
         cur = plan.escalations.get(k)
@@ -340,7 +352,11 @@ def decide(
     }
     actions = _actions(plan, pol, tone, inv, t, history)
     p_for_priority = p_bad if p_bad is not None else policies.unrated_p_bad
+    priority = p_for_priority * plan.overdue_amt
     reasons = [f"segment '{seg.name}' by {rule}", f"rating {rating}"]
+    if plan.expected_overdue is not None:  # invoice predictions rank by expected overdue
+        priority = plan.expected_overdue
+        reasons.append(f"expected overdue {plan.expected_overdue:,.2f} {plan.currency}")
     if p_bad is not None:
         reasons.append(f"P(bad) {p_bad:.2f}")
     if plan.overdue_amt > 0:
@@ -361,7 +377,10 @@ def decide(
         stopped=plan.stopped,
         open_amt=round(plan.open_amt, 2),
         overdue_amt=round(plan.overdue_amt, 2),
-        priority=round(p_for_priority * plan.overdue_amt, 2),
+        priority=round(priority, 2),
+        expected_overdue_amt=None
+        if plan.expected_overdue is None
+        else round(plan.expected_overdue, 2),
         credit=credit,
         requires_human_review=credit.requires_human_review,
         reasons=reasons,

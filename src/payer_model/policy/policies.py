@@ -21,6 +21,7 @@ from payer_model.data.schema import ALL_RATINGS, CHANNELS
 from payer_model.policy.rules import (
     Rule,
     StrictModel,
+    check_bands,
     check_rule_fields,
     check_shadowing,
     normalise_rule,
@@ -57,6 +58,22 @@ class Step(StrictModel):
         if v not in CHANNELS:
             raise ValueError(f"unknown channel '{v}' (allowed: {', '.join(CHANNELS)})")
         return v
+
+
+class BandStep(Step):
+    """An extra contact for open invoices in some P(late) bands (e.g. pre-due for High).
+
+    Sent at ``offset_days`` from the due date (negative = before) when that date is not
+    past, in addition to the ``sequence`` (not counted against ``max_reminders``); invoices
+    without an invoice-model band never get it.
+    """
+
+    bands: list[str]
+
+    @field_validator("bands")
+    @classmethod
+    def _known_bands(cls, v: list[str]) -> list[str]:
+        return check_bands(v)
 
 
 class Escalation(StrictModel):
@@ -124,6 +141,9 @@ class Policy(StrictModel):
     stop_on: list[str] = Field(default_factory=lambda: list(STOP_CONDITIONS))
     promise_days: int = Field(14, ge=0, description="a promise to pay holds this many days")
     escalation: list[Escalation] = Field(default_factory=list)
+    band_steps: list[BandStep] = Field(
+        default_factory=list, description="extra contacts by invoice P(late) band"
+    )
     incentives: Incentives = Field(default_factory=Incentives)
     credit: CreditPolicy
     review_every_days: int = Field(gt=0)

@@ -22,6 +22,28 @@ RULE_FIELDS: frozenset[str] = frozenset(
 )
 """Columns a rule may read: rating, probabilities, score and every feature column."""
 
+INVOICE_BANDS: tuple[str, ...] = ("Low", "Medium", "High")
+"""P(late) bands of the invoice model (``invoice.band_thresholds`` in the training config)."""
+
+
+def check_bands(bands: Iterable[str]) -> list[str]:
+    """The bands of an invoice rule, or ``ValueError`` naming an unknown one."""
+    out = list(bands)
+    for b in out:
+        if b not in INVOICE_BANDS:
+            raise ValueError(f"unknown band '{b}' (allowed: {', '.join(INVOICE_BANDS)})")
+    if not out:
+        raise ValueError("bands must list at least one of " + ", ".join(INVOICE_BANDS))
+    return out
+
+
+def band_matches(bands: Iterable[str], band: Any) -> bool:
+    """Whether an invoice with P(late) band ``band`` falls under a rule on ``bands``.
+
+    An invoice without a prediction (no invoice model, or not scored) never matches.
+    """
+    return isinstance(band, str) and band in set(bands)
+
 
 class StrictModel(BaseModel):
     """Base of the policy file models: unknown keys are errors, aliases are accepted."""

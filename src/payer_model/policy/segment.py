@@ -49,15 +49,23 @@ def decide_all(
     scored: pd.DataFrame | Iterable[Mapping[str, Any]],
     as_of: date | str | pd.Timestamp,
     policies: PolicySet,
+    invoice_predictions: pd.DataFrame | None = None,
 ) -> list[Decision]:
     """Run :func:`decide` for every customer of ``scored`` (ratings merged with features).
 
     Only invoices open at ``as_of`` are passed per customer, so a portfolio of a few
-    thousand customers takes seconds.
+    thousand customers takes seconds. ``invoice_predictions`` (``invoice_id``, ``p_late``,
+    ``band`` of the invoice model at ``as_of``) let band rules apply and rank customers by
+    expected overdue amount.
     """
     t = pd.Timestamp(as_of).normalize()
     inv = tables["invoices"]
     open_inv = open_invoices_at(tables, t)
+    if invoice_predictions is not None and len(invoice_predictions):
+        pred = invoice_predictions[["invoice_id", "p_late", "band"]].astype({"invoice_id": str})
+        open_inv = open_inv.assign(invoice_id=open_inv["invoice_id"].astype(str)).merge(
+            pred, on="invoice_id", how="left"
+        )
     by_cust = {str(k): g for k, g in open_inv.groupby(open_inv["customer_id"].astype(str))}
     rem_by = _reminders_by_customer(tables.get("reminders"), open_inv, t)
     cust = tables.get("customers")

@@ -1,4 +1,7 @@
-"""The collector worklist: the one ranking of decisions by ``P(bad) x overdue balance``.
+"""The collector worklist: the one ranking of decisions by their priority.
+
+The priority (:func:`payer_model.policy.decide.decide`) is the expected overdue amount (open
+amount x P(late), summed) where invoice predictions exist, else ``P(bad) x overdue balance``.
 
 A customer is on the list when it has a priority (something overdue) or an action due on or
 before the decision date. Ties are broken by overdue amount, then customer id, so the list
