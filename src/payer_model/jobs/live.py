@@ -58,6 +58,8 @@ class LiveLoop:
         p_bad_step: a rise of P(bad) above this raises an alert.
         delivery: SMTP and webhook targets.
         audit: an :class:`~payer_model.adapters.audit.AuditStore` for deliveries and reviews.
+        collectors: collector names; a refresh assigns unassigned customers to them.
+        capacity: customers per collector.
     """
 
     def __init__(
@@ -68,7 +70,11 @@ class LiveLoop:
         p_bad_step: float = 0.10,
         delivery: Delivery | None = None,
         audit: Any = None,
+        collectors: Sequence[str] = (),
+        capacity: int = 200,
     ) -> None:
+        self.collectors = tuple(collectors)
+        self.capacity = capacity
         self.store = store
         self.scorer = scorer
         self.p_bad_step = p_bad_step
@@ -157,12 +163,15 @@ class LiveLoop:
         Returns:
             Customers rescored, alerts added, messages planned, the new as-of.
         """
+        from payer_model.jobs.live_ops import assign_collectors
+
         ids = self.store.customer_ids()
         alerts = self.rescore(dict.fromkeys(ids, ()), as_of)
         self.store.set_meta(CLOCK_KEY, as_of.isoformat())
         planned = self.plan(as_of)
+        moved = assign_collectors(self.store, self.collectors, self.capacity)
         return {"as_of": as_of.isoformat(), "rescored": len(ids), "alerts": len(alerts),
-                "planned_messages": planned}  # fmt: skip
+                "planned_messages": planned, "assigned": len(moved)}  # fmt: skip
 
     # ------------------------------------------------------------------ outbox
     def plan(self, on: date, customer_ids: Iterable[str] | None = None) -> int:
@@ -311,4 +320,6 @@ def open_loop(settings: Any = None, *, model: Any = None, model_version: str = "
         p_bad_step=s.alert_p_bad_step,
         delivery=delivery,
         audit=AuditStore(s.audit_db),
+        collectors=[c.strip() for c in s.collectors.split(",") if c.strip()],
+        capacity=s.collector_capacity,
     )

@@ -293,8 +293,13 @@ def _reason(exc: ValidationError) -> str:
         return f"{kind}: {msg}"
     if kind == "union_tag_invalid":
         return f"unknown_event_type: type: not one of {', '.join(EVENT_TYPES)}"
-    loc = ".".join(str(x) for x in err.get("loc", ())[1:]) or str(err.get("loc", ("?",))[0])
-    return f"invalid_event: {loc}: {msg}"
+    if kind == "union_tag_not_found":
+        return f"invalid_event: type: missing (one of {', '.join(EVENT_TYPES)})"
+    loc = tuple(err.get("loc", ()))
+    where = ".".join(str(x) for x in loc[1:]) or (str(loc[0]) if loc else "event")
+    if kind == "missing":  # the contract's code for an empty required value
+        return f"missing_value:{where}: {REASONS['missing_value:<col>']}"
+    return f"invalid_event: {where}: {msg}"
 
 
 def parse_event(raw: Mapping[str, Any]) -> tuple[Any | None, str | None]:
@@ -305,6 +310,8 @@ def parse_event(raw: Mapping[str, Any]) -> tuple[Any | None, str | None]:
     """
     if not isinstance(raw, Mapping):
         return None, "invalid_event: the event is not an object"
+    if "_error" in raw:  # the reader could not parse it (e.g. a line that is not JSON)
+        return None, f"invalid_event: {raw['_error']}"
     try:
         return EVENT_ADAPTER.validate_python(dict(raw)), None
     except ValidationError as exc:
