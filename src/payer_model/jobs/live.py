@@ -96,8 +96,8 @@ class LiveLoop:
             as_of: the rescoring date [the ledger's clock].
 
         Returns:
-            Counts (accepted, duplicates, quarantined, rescored, alerts, cancelled messages)
-            and the quarantined events with their reasons.
+            Counts (accepted, duplicates, quarantined, rescored, alerts, cancelled messages),
+            the rescored customer ids and the quarantined events with their reasons.
         """
         res = self.store.append(raw_events)
         cancelled = work.cancel_messages(
@@ -109,6 +109,7 @@ class LiveLoop:
             **res.summary(),
             "as_of": day.isoformat(),
             "rescored": len(res.customers),
+            "customers": sorted(res.customers),
             "alerts": len(alerts),
             "cancelled_messages": len(cancelled),
         }
