@@ -13,8 +13,9 @@ Configuration (environment, read when the app is built):
 
 Probes (``/livez``, ``/readyz``), ``/metrics`` and the docs stay open; only the API routes are
 guarded. The live routes (``/events``, ``/customers/{id}``, ``/alerts``, ``/reviews``,
-:mod:`payer_model.api.live`) pass the same checks and are answered by the ``live`` app. The key id passed on (``scope["state"]["key_id"]``) is the first 12 hex digits of
-the key's hash, never the key.
+:mod:`payer_model.api.live`) pass the same checks and are answered by the ``live`` app.
+The key id passed on (``scope["state"]["key_id"]``) is the first 12 hex digits of the key's
+hash, never the key.
 """
 
 from __future__ import annotations
