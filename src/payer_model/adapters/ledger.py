@@ -341,6 +341,10 @@ class LedgerStore:
         """Contract tables (pandas, the contract's columns and dtypes) of some or all customers."""
         from payer_model.live.tables import contract_frames
 
+        return contract_frames(self.rows(customer_ids))
+
+    def rows(self, customer_ids: Iterable[str] | None = None) -> dict[str, list[dict]]:
+        """Rows of the four contract tables (dicts) of some or all customers."""
         with self.engine.connect() as con:
             data = {}
             for name, table in (
@@ -350,7 +354,7 @@ class LedgerStore:
                 ("reminders", t.reminders),
             ):
                 data[name] = self._select(con, table, customer_ids)
-        return contract_frames(data)
+        return data
 
     @staticmethod
     def _select(con, table: sa.Table, customer_ids: Iterable[str] | None) -> list[dict]:

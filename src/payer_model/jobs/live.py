@@ -25,6 +25,7 @@ from payer_model.adapters import ledger_work as work
 from payer_model.adapters.ledger import LedgerStore
 from payer_model.live.notify import due_messages, risk_alert, text_hash
 from payer_model.live.rescore import Scorer, score_state
+from payer_model.live.tables import contract_frames, records_from_rows
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,8 @@ class LiveLoop:
         ids = sorted(causes)
         for k in range(0, len(ids), BATCH_CUSTOMERS):
             part = ids[k : k + BATCH_CUSTOMERS]
-            rows = score_state(self.store.tables(part), as_of, self.scorer)
+            data = self.store.rows(part)
+            rows = score_state(contract_frames(data), as_of, self.scorer, records_from_rows(data))
             before = work.load_states(self.store, part)
             alerts = [
                 a

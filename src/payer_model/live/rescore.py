@@ -11,7 +11,7 @@ features, rating, probabilities, reasons, segment, next actions and versions.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -60,13 +60,17 @@ def _no_history(cid: str) -> dict[str, Any]:
             "reasons": [NO_HISTORY_REASON]}  # fmt: skip
 
 
-def score_state(tables: Mapping[str, Any], as_of: date, scorer: Scorer) -> list[dict[str, Any]]:
+def score_state(
+    tables: Mapping[str, Any], as_of: date, scorer: Scorer, records: Sequence[Any] | None = None
+) -> list[dict[str, Any]]:
     """State rows of every customer of ``tables`` as of ``as_of`` (sorted by customer id).
 
     Args:
         tables: contract tables holding the customers to score with their whole history.
         as_of: the cutoff T (start of day; events dated T or later are unknown).
         scorer: model, config and policies.
+        records: the same customers as online records when the caller has them
+            (:func:`payer_model.live.tables.records_from_rows`); built from ``tables`` else.
 
     Returns:
         Dicts with ``customer_id``, ``as_of``, ``rating``, the probabilities and score,
@@ -74,10 +78,11 @@ def score_state(tables: Mapping[str, Any], as_of: date, scorer: Scorer) -> list[
         :class:`~payer_model.policy.decide.Decision` as JSON: next actions, credit action,
         priority), ``model_version`` and ``policy_version``.
     """
-    inv = tables["invoices"]
-    records = customers_from_tables(
-        inv, tables.get("customers"), tables.get("payments"), tables.get("reminders")
-    )
+    if records is None:
+        records = customers_from_tables(
+            tables["invoices"], tables.get("customers"), tables.get("payments"),
+            tables.get("reminders"),
+        )  # fmt: skip
     fc = scorer.cfg.features
     rows: list[dict[str, Any]] = []
     if records:
