@@ -42,9 +42,9 @@ def _model(tables, as_of, cfg):
 
 def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one linear script
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--customers", type=int, default=420, help="~240 events per customer")
+    ap.add_argument("--customers", type=int, default=800, help="~125 events per customer")
     ap.add_argument("--months", type=int, default=24)
-    ap.add_argument("--batch", type=int, default=5000, help="events per ingest call")
+    ap.add_argument("--batch", type=int, default=200_000, help="events per ingest call")
     ap.add_argument("--probes", type=int, default=200, help="single events for the p50")
     ap.add_argument("--url", default=None, help="ledger URL [a SQLite file in a temp dir]")
     args = ap.parse_args(argv)
