@@ -146,7 +146,7 @@ class LiveLoop:
             ]
             work.save_states(self.store, rows)
             added += work.add_alerts(self.store, alerts)
-            work.add_reviews(self.store, _review_items(rows))
+            work.add_reviews(self.store, review_items(rows))
         self._post_alerts(added)
         return added
 
@@ -274,7 +274,7 @@ def _sent_events(m: Mapping[str, Any], on: date) -> list[dict[str, Any]]:
     ]
 
 
-def _review_items(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def review_items(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Credit actions that wait for a person (natural persons' holds and reductions)."""
     import hashlib
 

@@ -1,0 +1,76 @@
+"""People-side tables: the review queue (who, when, why, audited) and stable assignments."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from payer_model.adapters import ledger_work as work
+from payer_model.adapters.audit import AuditStore
+from payer_model.adapters.ledger import LedgerStore
+from payer_model.jobs.live import review_items
+from payer_model.jobs.live_ops import assign_collectors, decide_review
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = LedgerStore(f"sqlite:///{tmp_path / 'ledger.db'}")
+    yield s
+    s.dispose()
+
+
+def _state(cid, review=True, priority=0.0):
+    return {
+        "customer_id": cid,
+        "as_of": date(2025, 3, 1),
+        "rating": "bad",
+        "p_good": 0.1,
+        "p_average": 0.2,
+        "p_bad": 0.7,
+        "score": 20.0,
+        "segment": "High risk",
+        "reasons": [],
+        "features": {},
+        "model_version": "1",
+        "policy_version": "p",
+        "decision": {
+            "priority": priority,
+            "credit": {
+                "action": "hold_new_orders",
+                "requires_human_review": review,
+                "reasons": [],
+            },
+        },
+    }
+
+
+def test_review_queue_records_who_when_why_once(store, tmp_path):
+    rows = [_state("C1"), _state("C2", review=False)]
+    items = review_items(rows)
+    assert [i["customer_id"] for i in items] == ["C1"]
+    assert work.add_reviews(store, items) == 1
+    assert work.add_reviews(store, items) == 0  # the same action on the same day once
+    (pending,) = work.list_reviews(store)
+    audit = AuditStore(tmp_path / "audit.db")
+    with pytest.raises(ValueError, match="--by"):
+        decide_review(store, pending["id"], True, "", "because", audit)
+    done = decide_review(store, pending["id"], False, "kim", "customer paid in full", audit)
+    assert done["status"] == "rejected" and done["decided_by"] == "kim" and done["decided_at"]
+    assert work.list_reviews(store) == []
+    with pytest.raises(ValueError, match="no pending review"):
+        decide_review(store, pending["id"], True, "kim", "again", audit)
+    (row,) = audit.query(customer_id="C1")
+    assert row["source"] == "review" and row["payload"]["why"] == "customer paid in full"
+
+
+def test_assignment_is_stable_and_respects_capacity(store):
+    work.save_states(store, [_state(f"C{k}", priority=float(k)) for k in range(5)])
+    first = assign_collectors(store, ["ann", "bob"], capacity=2)
+    assert len(first) == 4 and sorted(first.values()) == ["ann", "ann", "bob", "bob"]
+    assert "C0" not in first  # lowest priority waits: both collectors are full
+    work.assign(store, {"C4": "cat"}, "moved by a person")
+    again = assign_collectors(store, ["ann", "bob", "cat"], capacity=2)
+    assert again == {"C0": "ann"}  # the slot C4 freed (ties by name)
+    now = work.assignments(store)
+    assert {c: now[c] for c in first if c != "C4"} == {c: v for c, v in first.items() if c != "C4"}
