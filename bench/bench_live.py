@@ -63,11 +63,14 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one linear sc
     cfg = TrainConfig()
     tables = validate_frames(generate_dataset(args.customers, args.months, seed=5)).tables
     as_of = (pd.Timestamp(tables["invoices"]["invoice_date"].max()) + pd.Timedelta(days=1)).date()
-    model = _model(tables, as_of, cfg)
+    from payer_model.modelling.model import load_bundle
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-live-"))
+    # saved and loaded as the registry does (one thread per booster, as in production)
+    model = load_bundle(_model(tables, as_of, cfg).save(tmp / "model"))
     scorer = Scorer(model, "bench", cfg, load_policies(DEFAULT_POLICY_FILE))
     raw = events_from_tables(tables)
     random.Random(0).shuffle(raw)
-    tmp = Path(tempfile.mkdtemp(prefix="bench-live-"))
     store = LedgerStore(args.url or f"sqlite:///{tmp / 'ledger.db'}")
     loop = LiveLoop(store, scorer)
 
