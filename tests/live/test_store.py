@@ -181,3 +181,42 @@ def test_contact_email_only_addresses_messages(store):
     assert "example.org" not in json.dumps(
         store.tables()["customers"].to_dict("records"), default=str
     )
+
+
+def test_a_credit_note_is_its_own_row_and_a_promise_is_kept_on_the_reminder(store):
+    store.append(
+        [
+            inv("i", "I1"),
+            {
+                "event_id": "cr",
+                "type": "invoice_credited",
+                "customer_id": "C1",
+                "invoice_id": "I1",
+                "credit_note_id": "CN1",
+                "date": "2025-01-20",
+                "amount": 30.0,
+            },
+            {
+                "event_id": "r",
+                "type": "reminder_sent",
+                "customer_id": "C1",
+                "invoice_id": "I1",
+                "sent_date": "2025-02-12",
+                "channel": "email",
+            },
+            {
+                "event_id": "o",
+                "type": "reminder_outcome",
+                "customer_id": "C1",
+                "invoice_id": "I1",
+                "date": "2025-02-13",
+                "outcome": "promise_to_pay",
+                "promise_date": "2025-02-20",
+            },
+        ]
+    )
+    inv_rows = store.tables()["invoices"].set_index("invoice_id")
+    assert inv_rows.loc["CN1", "document_type"] == "credit_note"
+    assert inv_rows.loc["CN1", "amount"] == -30.0 and inv_rows.loc["I1", "amount"] == 100.0
+    (rem,) = store.rows()["reminders"]
+    assert rem["outcome"] == "promise_to_pay" and rem["promise_date"] == date(2025, 2, 20)
