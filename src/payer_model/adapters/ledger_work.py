@@ -198,6 +198,13 @@ def assignments(store) -> dict[str, str]:
         return dict(con.execute(q).all())
 
 
+def collector_of(store, customer_id: str) -> str | None:
+    """The collector of one customer (None when unassigned)."""
+    q = sa.select(t.assignments.c.collector).where(t.assignments.c.customer_id == customer_id)
+    with store.engine.connect() as con:
+        return con.scalar(q)
+
+
 def assign(store, moves: Mapping[str, str], reason: str) -> None:
     """Set the collector of customers, with the reason (a rule or a person's move)."""
     at = now()

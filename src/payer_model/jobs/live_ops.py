@@ -100,7 +100,7 @@ def customer_view(store: LedgerStore, customer_id: str) -> dict[str, Any] | None
         "next_actions": decision.get("next_actions", []),
         "credit": decision.get("credit"),
         "priority": decision.get("priority"),
-        "collector": work.assignments(store).get(customer_id),
+        "collector": work.collector_of(store, customer_id),
         "model_version": state["model_version"],
         "policy_version": state["policy_version"],
         "updated_at": state["updated_at"].isoformat(timespec="seconds"),
