@@ -68,8 +68,13 @@ class LiveApi:
     def attach(self, engine: Any, settings: Any) -> None:
         """Serve the ledger of ``settings`` with the engine's champion (opened on first use).
 
-        A service that never gets a live request never creates a ledger file.
+        A service that never gets a live request never creates a ledger file. Attaching
+        again (a new service instance in the same process) starts over.
         """
+        if self.store is not None:
+            self.store.dispose()
+        self.store = self.loop = None
+        self.error = "the service is starting"
         self._pending = (engine, settings)
 
     def _open(self) -> None:
