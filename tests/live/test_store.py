@@ -220,3 +220,29 @@ def test_a_credit_note_is_its_own_row_and_a_promise_is_kept_on_the_reminder(stor
     assert inv_rows.loc["CN1", "amount"] == -30.0 and inv_rows.loc["I1", "amount"] == 100.0
     (rem,) = store.rows()["reminders"]
     assert rem["outcome"] == "promise_to_pay" and rem["promise_date"] == date(2025, 2, 20)
+
+
+def test_concurrent_writers_share_one_ledger(ledger_url):
+    """Four writers (as API instances would) append overlapping batches at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    LedgerStore(ledger_url).dispose()  # migrated once; every writer opens its own store
+    batches = [[inv(f"e{k}", f"I{k}", cid=f"C{k % 3}") for k in range(w, w + 40)]
+               for w in (0, 10, 20, 30)]  # fmt: skip
+
+    def write(batch):
+        s = LedgerStore(ledger_url)
+        try:
+            return s.append(batch)
+        finally:
+            s.dispose()
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(write, batches))
+    accepted = sorted(e for r in results for e in r.accepted)
+    assert accepted == sorted(f"e{k}" for k in range(70))  # each event stored exactly once
+    assert sum(len(r.duplicates) for r in results) == 160 - 70
+    s = LedgerStore(ledger_url)
+    assert s.count("ledger_events") == 70 and s.count("invoices") == 70
+    assert s.count("customers") == 3
+    s.dispose()

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -42,6 +43,8 @@ from payer_model.live.fold import fold_customer, fold_invoice
 
 log = logging.getLogger(__name__)
 
+LOCK_KEY = 7_215_015
+"""PostgreSQL advisory lock id of the ledger's writers."""
 CHUNK = 500
 """Ids per IN (...) list: well under every backend's parameter limit."""
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -106,8 +109,24 @@ class LedgerStore:
         self.engine = sa.create_engine(url, **kw)
         if url.startswith("sqlite"):
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            sa.event.listen(self.engine, "begin", _sqlite_begin)
         if upgrade:
             self.upgrade()
+
+    @contextmanager
+    def writing(self) -> Iterator[sa.Connection]:
+        """One write transaction, serialised with every other writer of the ledger.
+
+        Several processes (API workers, instances, a CLI job) may write at once: SQLite takes
+        its write lock when the transaction begins (``BEGIN IMMEDIATE``), PostgreSQL takes
+        a transaction-level advisory lock, so a check-then-insert never races another.
+        """
+        with self.engine.connect() as con:
+            con.execution_options(ledger_write=True)
+            with con.begin():
+                if con.dialect.name == "postgresql":
+                    con.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
+                yield con
 
     def upgrade(self) -> None:
         """Bring the schema to the newest migration (idempotent)."""
@@ -116,7 +135,7 @@ class LedgerStore:
 
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as con:
+        with self.writing() as con:
             cfg.attributes["connection"] = con
             command.upgrade(cfg, "head")
 
@@ -146,7 +165,7 @@ class LedgerStore:
             parsed.append((event, payload, event_hash(payload)))
             if email:
                 contacts[event.customer_id] = email
-        with self.engine.begin() as con:
+        with self.writing() as con:
             good = self._new_events(con, parsed, res, bad)
             self._check(con, good, bad)
             good = [g for g in good if not g[3]]
@@ -391,7 +410,7 @@ class LedgerStore:
 
     def set_meta(self, key: str, value: str) -> None:
         """Store a ledger setting."""
-        with self.engine.begin() as con:
+        with self.writing() as con:
             con.execute(sa.delete(t.ledger_meta).where(t.ledger_meta.c.key == key))
             con.execute(sa.insert(t.ledger_meta), {"key": key, "value": value})
 
@@ -403,11 +422,18 @@ class LedgerStore:
 
 
 def _sqlite_pragmas(dbapi_con, _record) -> None:
+    dbapi_con.isolation_level = None  # SQLAlchemy emits BEGIN itself (see _sqlite_begin)
     cur = dbapi_con.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def _sqlite_begin(con) -> None:
+    """BEGIN for SQLite: IMMEDIATE (the write lock at once) for :meth:`LedgerStore.writing`."""
+    write = con.get_execution_options().get("ledger_write", False)
+    con.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def day_of(v: Any) -> date | None:

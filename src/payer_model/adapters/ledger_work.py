@@ -59,7 +59,7 @@ def save_states(store, rows: Sequence[Mapping[str, Any]]) -> None:
         | {"updated_at": at}
         for r in rows
     ]
-    with store.engine.begin() as con:
+    with store.writing() as con:
         for ids in chunks([v["customer_id"] for v in values]):
             con.execute(sa.delete(t.customer_state).where(t.customer_state.c.customer_id.in_(ids)))
         if values:
@@ -83,7 +83,7 @@ def add_alerts(store, alerts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
     if not alerts:
         return []
     keys = [a["alert_key"] for a in alerts]
-    with store.engine.begin() as con:
+    with store.writing() as con:
         known = set()
         for ids in chunks(keys):
             q = sa.select(t.alerts.c.alert_key).where(t.alerts.c.alert_key.in_(ids))
@@ -127,7 +127,7 @@ def plan_messages(store, messages: Sequence[Mapping[str, Any]]) -> int:
     """
     if not messages:
         return 0
-    with store.engine.begin() as con:
+    with store.writing() as con:
         known = set()
         for ids in chunks([m["message_id"] for m in messages]):
             q = sa.select(t.outbox.c.message_id).where(t.outbox.c.message_id.in_(ids))
@@ -150,7 +150,7 @@ def plan_messages(store, messages: Sequence[Mapping[str, Any]]) -> int:
 def cancel_messages(store, invoice_ids: Iterable[str], reason: str) -> list[str]:
     """Cancel the pending messages about any of ``invoice_ids``; returns their ids."""
     cancelled: list[str] = []
-    with store.engine.begin() as con:
+    with store.writing() as con:
         for ids in chunks(set(invoice_ids)):
             q = (
                 sa.select(t.outbox.c.message_id)
@@ -182,7 +182,7 @@ def list_messages(
 
 def mark_message(store, message_id: str, status: str, reason: str | None = None) -> None:
     """Set a message's status (``sent``, ``failed``, ...)."""
-    with store.engine.begin() as con:
+    with store.writing() as con:
         con.execute(
             sa.update(t.outbox)
             .where(t.outbox.c.message_id == message_id)
@@ -208,7 +208,7 @@ def collector_of(store, customer_id: str) -> str | None:
 def assign(store, moves: Mapping[str, str], reason: str) -> None:
     """Set the collector of customers, with the reason (a rule or a person's move)."""
     at = now()
-    with store.engine.begin() as con:
+    with store.writing() as con:
         for ids in chunks(list(moves)):
             con.execute(sa.delete(t.assignments).where(t.assignments.c.customer_id.in_(ids)))
         if moves:
@@ -226,7 +226,7 @@ def add_reviews(store, items: Sequence[Mapping[str, Any]]) -> int:
     """Queue credit actions for human review; the same (customer, action, as-of) once."""
     if not items:
         return 0
-    with store.engine.begin() as con:
+    with store.writing() as con:
         known = set()
         for ids in chunks([i["review_key"] for i in items]):
             q = sa.select(t.reviews.c.review_key).where(t.reviews.c.review_key.in_(ids))
@@ -258,7 +258,7 @@ def decide_review(store, review_id: int, status: str, who: str, why: str) -> dic
     Returns:
         The updated review, or None when no pending review has that id.
     """
-    with store.engine.begin() as con:
+    with store.writing() as con:
         res = con.execute(
             sa.update(t.reviews)
             .where(t.reviews.c.id == review_id, t.reviews.c.status == "pending")
