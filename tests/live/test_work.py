@@ -74,3 +74,34 @@ def test_assignment_is_stable_and_respects_capacity(store):
     assert again == {"C0": "ann"}  # the slot C4 freed (ties by name)
     now = work.assignments(store)
     assert {c: now[c] for c in first if c != "C4"} == {c: v for c, v in first.items() if c != "C4"}
+
+
+def test_invoices_at_risk_follow_the_as_of_rule():
+    from payer_model.jobs.live_ops import invoices_at_risk
+
+    d = date
+    base = {
+        "document_type": "invoice",
+        "written_off_date": None,
+        "invoice_date": d(2025, 1, 1),
+        "due_date": d(2025, 1, 31),
+        "amount": 100.0,
+        "paid_date": None,
+    }
+    rows = {
+        "invoices": [
+            {**base, "invoice_id": "paid", "paid_date": d(2025, 2, 10)},
+            {**base, "invoice_id": "on_t", "paid_date": d(2025, 3, 1)},
+            {**base, "invoice_id": "part"},
+            {**base, "invoice_id": "cn", "document_type": "credit_note", "amount": -20.0},
+            {**base, "invoice_id": "later", "invoice_date": d(2025, 3, 1)},
+        ],
+        "payments": [
+            {"invoice_id": "part", "payment_date": d(2025, 2, 1), "amount": 30.0},
+            {"invoice_id": "part", "payment_date": d(2025, 3, 1), "amount": 70.0},
+        ],
+    }
+    out = invoices_at_risk(rows, d(2025, 3, 1), {"part": "promise_to_pay"})
+    assert [r["invoice_id"] for r in out] == ["on_t", "part"]
+    assert out[1]["open_amount"] == 70.0 and out[1]["stopped"] == "promise_to_pay"
+    assert out[0]["days_overdue"] == 29

@@ -67,25 +67,6 @@ def customer_view(store: LedgerStore, customer_id: str) -> dict[str, Any] | None
     if state is None:
         return None
     decision = state["decision"] or {}
-    tables = store.tables([customer_id])
-    inv = tables["invoices"]
-    from payer_model.policy.segment import open_invoices_at
-
-    at_risk = []
-    if len(inv):
-        import pandas as pd
-
-        open_inv = open_invoices_at(tables, pd.Timestamp(state["as_of"]))
-        for r in open_inv.sort_values("due_date").to_dict("records"):
-            at_risk.append(
-                {
-                    "invoice_id": str(r["invoice_id"]),
-                    "due_date": r["due_date"].date().isoformat(),
-                    "open_amount": float(r.get("open_amount", r["amount"])),
-                    "days_overdue": max((pd.Timestamp(state["as_of"]) - r["due_date"]).days, 0),
-                    "stopped": (decision.get("stopped") or {}).get(str(r["invoice_id"])),
-                }
-            )
     return {
         "customer_id": customer_id,
         "as_of": state["as_of"].isoformat(),
@@ -96,7 +77,9 @@ def customer_view(store: LedgerStore, customer_id: str) -> dict[str, Any] | None
         "score": state["score"],
         "reasons": state["reasons"],
         "segment": state["segment"],
-        "invoices_at_risk": at_risk,
+        "invoices_at_risk": invoices_at_risk(
+            store.rows([customer_id]), state["as_of"], decision.get("stopped") or {}
+        ),
         "next_actions": decision.get("next_actions", []),
         "credit": decision.get("credit"),
         "priority": decision.get("priority"),
@@ -105,6 +88,38 @@ def customer_view(store: LedgerStore, customer_id: str) -> dict[str, Any] | None
         "policy_version": state["policy_version"],
         "updated_at": state["updated_at"].isoformat(timespec="seconds"),
     }
+
+
+def invoices_at_risk(
+    rows: dict[str, list[dict[str, Any]]], as_of: date, stopped: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Invoices open at ``as_of`` (the one as-of rule), net of payments received before it.
+
+    Rows are the ledger rows of one customer; credit notes are left out. Each invoice comes
+    with its days overdue and why its reminders stopped (paid, disputed, promised), if so.
+    """
+    from payer_model.features.asof import is_open_at, known_at
+
+    paid: dict[str, float] = {}
+    for p in rows.get("payments", ()):
+        if known_at(p["payment_date"], as_of):
+            paid[p["invoice_id"]] = paid.get(p["invoice_id"], 0.0) + float(p["amount"])
+    out = []
+    for r in sorted(rows.get("invoices", ()), key=lambda r: (r["due_date"], r["invoice_id"])):
+        if r["document_type"] == "credit_note" or not is_open_at(
+            r["invoice_date"], r["paid_date"], r["written_off_date"], as_of
+        ):
+            continue
+        out.append(
+            {
+                "invoice_id": r["invoice_id"],
+                "due_date": r["due_date"].isoformat(),
+                "open_amount": round(float(r["amount"]) - paid.get(r["invoice_id"], 0.0), 2),
+                "days_overdue": max((as_of - r["due_date"]).days, 0),
+                "stopped": stopped.get(r["invoice_id"]),
+            }
+        )
+    return out
 
 
 def export_outbox(
