@@ -119,52 +119,62 @@ def list_alerts(store, since: datetime | date | None = None, limit: int = 1000) 
 
 
 # ---------------------------------------------------------------------- outbox
-def plan_messages(store, messages: Sequence[Mapping[str, Any]]) -> int:
+def plan_messages(store, messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Add planned messages as ``pending``; a message id already in the outbox is kept as is.
 
     Returns:
-        Number of messages added.
+        The messages added.
     """
     if not messages:
-        return 0
+        return []
     with store.writing() as con:
         known = set()
         for ids in chunks([m["message_id"] for m in messages]):
             q = sa.select(t.outbox.c.message_id).where(t.outbox.c.message_id.in_(ids))
             known |= set(con.scalars(q))
         at = now()
-        rows, links = [], []
+        rows, links, added = [], [], []
         for m in messages:
             if m["message_id"] in known:
                 continue
             known.add(m["message_id"])
+            added.append(dict(m))
             rows.append({**m, "invoice_ids": _dump(list(m["invoice_ids"])), "status": "pending",
                          "created_at": at, "updated_at": at})  # fmt: skip
             links += [{"message_id": m["message_id"], "invoice_id": i} for i in m["invoice_ids"]]
         if rows:
             con.execute(sa.insert(t.outbox), rows)
             con.execute(sa.insert(t.outbox_invoices), links)
-    return len(rows)
+    return added
 
 
-def cancel_messages(store, invoice_ids: Iterable[str], reason: str) -> list[str]:
-    """Cancel the pending messages about any of ``invoice_ids``; returns their ids."""
-    cancelled: list[str] = []
+def cancel_messages(store, invoice_ids: Iterable[str], reason: str) -> list[dict[str, Any]]:
+    """Cancel the pending messages about any of ``invoice_ids``.
+
+    Returns:
+        ``message_id``, ``customer_id``, ``channel`` of each cancelled message.
+    """
+    invoice_ids = set(invoice_ids)
+    if not invoice_ids:
+        return []
+    found: dict[str, dict[str, Any]] = {}
     with store.writing() as con:
-        for ids in chunks(set(invoice_ids)):
+        for ids in chunks(invoice_ids):
             q = (
-                sa.select(t.outbox.c.message_id)
+                sa.select(t.outbox.c.message_id, t.outbox.c.customer_id, t.outbox.c.channel)
                 .join(t.outbox_invoices, t.outbox_invoices.c.message_id == t.outbox.c.message_id)
                 .where(t.outbox_invoices.c.invoice_id.in_(ids), t.outbox.c.status == "pending")
             )
-            cancelled += list(dict.fromkeys(con.scalars(q)))
+            for r in con.execute(q):
+                found[r.message_id] = dict(r._mapping)
+        cancelled = list(found)
         for ids in chunks(cancelled):
             con.execute(
                 sa.update(t.outbox)
                 .where(t.outbox.c.message_id.in_(ids))
                 .values(status="cancelled", status_reason=reason, updated_at=now())
             )
-    return cancelled
+    return list(found.values())
 
 
 def list_messages(

@@ -105,6 +105,7 @@ class LiveLoop:
             self.store, res.stopped_invoices, "stopped by a payment, dispute or promise to pay"
         )
         day = as_of or self.clock()
+        self._audit_messages(cancelled, day, "cancelled")
         alerts = self.rescore(res.customers, day)
         return {
             **res.summary(),
@@ -178,7 +179,10 @@ class LiveLoop:
 
     # ------------------------------------------------------------------ outbox
     def plan(self, on: date, customer_ids: Iterable[str] | None = None) -> int:
-        """Render the reminders due on or before ``on`` into the outbox; returns how many."""
+        """Render the reminders due on or before ``on`` into the outbox; returns how many.
+
+        Each new message is in the audit store (message id and text hash, never the text).
+        """
         from payer_model.policy.segment import open_invoices_at
 
         states = work.load_states(self.store, customer_ids)
@@ -193,7 +197,9 @@ class LiveLoop:
             if cid not in by_cust:
                 continue
             messages += due_messages(state, cust.get(cid, {"customer_id": cid}), by_cust[cid], on)
-        return work.plan_messages(self.store, messages)
+        added = work.plan_messages(self.store, messages)
+        self._audit_messages(added, on, "planned")
+        return len(added)
 
     def send(self, on: date) -> dict[str, Any]:
         """Deliver the pending messages due on or before ``on``; record each delivery.
@@ -229,20 +235,23 @@ class LiveLoop:
             work.mark_message(self.store, m["message_id"], "sent")
             counts["sent"] += 1
             events += _sent_events(m, on)
-            self._audit_message(m, on)
+            self._audit_messages([m], on, "sent")
         if events:
             self.ingest(events, as_of=self.clock())
         return counts
 
-    def _audit_message(self, m: Mapping[str, Any], on: date) -> None:
-        if self.audit is None:
+    def _audit_messages(self, messages: Sequence[Mapping[str, Any]], on: date, what: str) -> None:
+        """Planned, cancelled and sent messages in the audit store: ids and text hash only."""
+        if self.audit is None or not messages:
             return
         self.audit.record_decisions(
             [{"customer_id": m["customer_id"], "as_of": on.isoformat(),
               "policy_version": m.get("policy_version"),
-              "reasons": [f"message {m['channel']} sent"],
-              "payload": {"message_id": m["message_id"], "text_sha256": text_hash(m["text"]),
-                          "channel": m["channel"], "invoice_ids": m["invoice_ids"]}}],
+              "reasons": [f"message {m['channel']} {what}"],
+              "payload": {"message_id": m["message_id"], "status": what,
+                          "channel": m["channel"], "invoice_ids": m.get("invoice_ids"),
+                          "text_sha256": text_hash(m["text"]) if m.get("text") else None}}
+             for m in messages],
             source="outbox",
         )  # fmt: skip
 
