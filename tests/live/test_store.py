@@ -178,6 +178,20 @@ def test_contact_email_only_addresses_messages(store):
     with store.engine.connect() as con:
         payloads = [json.loads(p) for p in con.scalars(sa.select(t.events.c.payload))]
     assert payloads and all("contact_email" not in p for p in payloads)
+    bad = store.append(
+        [
+            {
+                "event_id": "r2",
+                "type": "customer_registered",
+                "customer_id": "C2",
+                "date": "2025-01-01",
+                "credit_limit": -1,
+                "contact_email": "ap2@example.org",
+            }
+        ]
+    )
+    assert bad.quarantined and store.contact("C2") is None
+    assert "example.org" not in json.dumps([q["payload"] for q in store.quarantined()])
     assert "example.org" not in json.dumps(
         store.tables()["customers"].to_dict("records"), default=str
     )

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +153,7 @@ class LedgerStore:
         """
         res = AppendResult()
         parsed: list[tuple[Any, dict[str, Any], str]] = []
-        contacts: dict[str, str] = {}
+        contacts: dict[str, tuple[str, str]] = {}
         bad: list[tuple[Any, str]] = []
         for raw in raw_events:
             clean, email = split_contact(raw) if isinstance(raw, dict) else (raw, None)
@@ -164,14 +164,15 @@ class LedgerStore:
             payload = event_payload(event)
             parsed.append((event, payload, event_hash(payload)))
             if email:
-                contacts[event.customer_id] = email
+                contacts[event.event_id] = (event.customer_id, email)
         with self.writing() as con:
             good = self._new_events(con, parsed, res, bad)
             self._check(con, good, bad)
             good = [g for g in good if not g[3]]
             self._insert(con, [g[:3] for g in good], res)
             self._quarantine(con, bad, res)
-            self._contacts(con, contacts)
+            accepted = set(res.accepted)  # a quarantined event's contact is not kept
+            self._contacts(con, dict(v for k, v in contacts.items() if k in accepted))
             self._refold(con, res)
         return res
 
@@ -434,13 +435,6 @@ def _sqlite_begin(con) -> None:
     """BEGIN for SQLite: IMMEDIATE (the write lock at once) for :meth:`LedgerStore.writing`."""
     write = con.get_execution_options().get("ledger_write", False)
     con.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-
-def day_of(v: Any) -> date | None:
-    """A stored date back as a ``date`` (SQLite returns what it stored)."""
-    if v is None or isinstance(v, date):
-        return v
-    return date.fromisoformat(str(v)[:10])
 
 
 __all__ = ["AppendResult", "LedgerStore", "sqlite_url"]
