@@ -83,6 +83,11 @@ def test_ingest_refresh_alerts_outbox_customer_review(trained, small_portfolio, 
     assert view["rating"] and view["segment"] and view["invoices_at_risk"]
     assert view["collector"] in ("ann", "bob") and view["next_actions"]
 
+    res = runner.invoke(app, ["assign", cid, "cat", "--by", "kim", "--why", "language"], env=env)
+    assert res.exit_code == 0 and "-> cat" in res.output, res.output
+    res = runner.invoke(app, ["customer", cid, "--json", str(tmp_path / "c2.json")], env=env)
+    assert json.loads((tmp_path / "c2.json").read_text())["collector"] == "cat"
+
     res = runner.invoke(app, ["customer", "NOPE"], env=env)
     assert res.exit_code == 2 and "not in the ledger" in res.output
 

@@ -105,3 +105,21 @@ def test_invoices_at_risk_follow_the_as_of_rule():
     assert [r["invoice_id"] for r in out] == ["on_t", "part"]
     assert out[1]["open_amount"] == 70.0 and out[1]["stopped"] == "promise_to_pay"
     assert out[0]["days_overdue"] == 29
+
+
+def test_a_person_moves_a_customer_and_the_move_is_kept(store, tmp_path):
+    from payer_model.jobs.live_ops import move_customer
+
+    work.save_states(store, [_state("C1"), _state("C2")])
+    assign_collectors(store, ["ann"], capacity=5)
+    audit = AuditStore(tmp_path / "audit.db")
+    with pytest.raises(ValueError, match="--by"):
+        move_customer(store, "C1", "bob", "", "x", audit)
+    with pytest.raises(ValueError, match="not in the ledger"):
+        move_customer(store, "C9", "bob", "kim", "x", audit)
+    out = move_customer(store, "C1", "bob", "kim", "speaks Italian", audit)
+    assert out == {"customer_id": "C1", "from": "ann", "to": "bob"}
+    assert assign_collectors(store, ["ann"], capacity=5) == {}
+    assert work.assignments(store) == {"C1": "bob", "C2": "ann"}
+    (row,) = audit.query(customer_id="C1")
+    assert row["source"] == "assignment" and row["payload"]["by"] == "kim"

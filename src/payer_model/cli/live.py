@@ -213,3 +213,21 @@ def customer(
         raise KeyError(f"customer {customer_id}: not in the ledger (ingest its events first)")
     console.print(json.dumps(view, indent=2, default=str), highlight=False)
     return view
+
+
+@app.command()
+@command
+def assign(
+    customer_id: Annotated[str, typer.Argument(help="customer id")],
+    collector: Annotated[str, typer.Argument(help="the collector who takes the customer")],
+    by: ByOpt,
+    why: WhyOpt,
+    json_out: JsonOpt = None,
+) -> dict[str, Any]:
+    """Move a customer to another collector (kept by later refreshes; recorded and audited)."""
+    from payer_model.adapters.audit import AuditStore
+    from payer_model.jobs.live_ops import move_customer
+
+    out = move_customer(_store(), customer_id, collector, by, why, AuditStore(settings().audit_db))
+    console.print(f"{customer_id}: {out['from']} -> {out['to']}")
+    return out

@@ -205,3 +205,28 @@ def assign_collectors(
         load[pick] += 1
     work.assign(store, moves, f"rule: fewest customers under capacity {capacity}")
     return moves
+
+
+def move_customer(
+    store: LedgerStore, customer_id: str, collector: str, who: str, why: str, audit: Any = None
+) -> dict[str, Any]:
+    """A person moves a customer to another collector; recorded with who and why.
+
+    Raises:
+        ValueError: no name, reason or collector given, or the customer is not in the ledger.
+    """
+    if not (who.strip() and why.strip() and collector.strip()):
+        raise ValueError("a move needs the collector, who moves (--by) and why (--why)")
+    if not work.load_states(store, [customer_id]):
+        raise ValueError(f"customer {customer_id}: not in the ledger")
+    before = work.collector_of(store, customer_id)
+    work.assign(store, {customer_id: collector.strip()}, f"moved by {who.strip()}: {why.strip()}")
+    if audit is not None:
+        audit.record_decisions(
+            [{"customer_id": customer_id, "as_of": date.today().isoformat(),
+              "reasons": [f"collector {before} -> {collector.strip()} by a person"],
+              "payload": {"from": before, "to": collector.strip(), "by": who.strip(),
+                          "why": why.strip()}}],
+            source="assignment",
+        )  # fmt: skip
+    return {"customer_id": customer_id, "from": before, "to": collector.strip()}
