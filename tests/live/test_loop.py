@@ -237,3 +237,13 @@ def test_webhook_delivery_of_non_email_messages(loop, live_as_of, hook):
     counts = loop.send(live_as_of)
     assert counts["sent"] == len(got) > 0
     assert {"message_id", "text", "channel"} <= set(got[0])
+
+
+def test_refresh_rescores_only_states_that_can_change(loop, live_as_of, scorer):
+    from dataclasses import replace
+
+    first = loop.refresh(live_as_of + timedelta(days=1))
+    assert first["rescored"] == len(work.load_states(loop.store)) > 0
+    assert loop.refresh(live_as_of + timedelta(days=1))["rescored"] == 0
+    loop.scorer = replace(scorer, model_version="test-2")  # a new champion rescores everyone
+    assert loop.refresh(live_as_of + timedelta(days=1))["rescored"] == first["rescored"]

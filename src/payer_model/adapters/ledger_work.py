@@ -66,11 +66,12 @@ def save_states(store, rows: Sequence[Mapping[str, Any]]) -> None:
             con.execute(sa.insert(t.customer_state), values)
 
 
-def state_as_ofs(store) -> dict[str, date]:
-    """As-of date of every stored state."""
-    q = sa.select(t.customer_state.c.customer_id, t.customer_state.c.as_of)
+def state_versions(store) -> dict[str, tuple[date, str | None, str | None]]:
+    """(as-of, model version, policy version) of every stored state."""
+    c = t.customer_state.c
+    q = sa.select(c.customer_id, c.as_of, c.model_version, c.policy_version)
     with store.engine.connect() as con:
-        return dict(con.execute(q).all())
+        return {cid: (day, mv, pv) for cid, day, mv, pv in con.execute(q)}
 
 
 # ---------------------------------------------------------------------- alerts

@@ -164,12 +164,19 @@ class LiveLoop:
     def refresh(self, as_of: date) -> dict[str, Any]:
         """The daily job: rescore every customer as of ``as_of`` and plan the due messages.
 
+        Time passing changes every customer's features (ageing, windows), so each customer
+        is rescored unless its state is already as of ``as_of`` with the same model and
+        policy versions (events rescore their customers when they arrive): a second refresh
+        of the same day rescores nobody.
+
         Returns:
             Customers rescored, alerts added, messages planned, the new as-of.
         """
         from payer_model.jobs.live_ops import assign_collectors
 
-        ids = self.store.customer_ids()
+        want = (as_of, self.scorer.model_version, self.scorer.policies.policy_version)
+        done = work.state_versions(self.store)
+        ids = [c for c in self.store.customer_ids() if done.get(c) != want]
         alerts = self.rescore(dict.fromkeys(ids, ()), as_of)
         self.store.set_meta(CLOCK_KEY, as_of.isoformat())
         planned = self.plan(as_of)
