@@ -1,7 +1,8 @@
 """BentoML service: a thin HTTP shell over :class:`payer_model.api.engine.ScoringEngine`.
 
 Run with ``payer-model serve`` or ``bentoml serve serving.service:PayerModelService``.
-Routes: ``POST /score``, ``POST /segment_policy``, ``GET /metadata`` (API key required),
+Routes: ``POST /score``, ``POST /segment_policy``, ``GET /metadata``, and the live ledger's
+``POST /events``, ``GET /customers/{id}``, ``GET /alerts``, ``/reviews`` (API key required),
 BentoML's ``/livez``, ``/readyz`` (503 until a champion is loaded and warmed), ``/metrics``,
 ``/docs`` and ``/docs.json`` (open). Settings come from ``PAYER_*`` environment variables.
 """
@@ -17,12 +18,16 @@ import bentoml
 
 from payer_model.api.engine import ApiError, ScoringEngine
 from payer_model.api.guard import ApiGuard
+from payer_model.api.live import LiveApi
 from payer_model.api.models import ScoreRequest
 from payer_model.config import Settings
 
 log = logging.getLogger("payer_model.serving")
 # The engine of this worker process, for GET /metadata (answered by the middleware).
 _ENGINES: list[ScoringEngine] = []
+# The live routes (POST /events, GET /customers/{id}, /alerts, /reviews) of this worker,
+# answered behind the same guard; attached to the ledger once the engine is loaded.
+_LIVE = LiveApi()
 # Exceptions past validation (bugs): answered 500 with the request id, counted in /metrics.
 INTERNAL_ERRORS = bentoml.metrics.Counter(
     name="payer_internal_errors",
@@ -49,6 +54,7 @@ class PayerModelService:
         )
         self.engine.load()
         _ENGINES.append(self.engine)
+        _LIVE.attach(self.engine, settings)
 
     def __is_ready__(self) -> bool:
         return self.engine.ready
@@ -84,7 +90,7 @@ def _metadata() -> dict[str, Any]:
     return _ENGINES[-1].metadata()
 
 
-PayerModelService.add_asgi_middleware(ApiGuard, metadata=_metadata, shared=True)
+PayerModelService.add_asgi_middleware(ApiGuard, metadata=_metadata, shared=True, live=_LIVE)
 
 # BentoML derives the media type of a dict answer from its output model's JSON schema, on
 # every response: a third of a /score request's CPU (py-spy, bench/RESULTS.md). The answers

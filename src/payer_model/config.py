@@ -224,6 +224,22 @@ class Settings(BaseSettings):
         description="SQLite file of the per-key rate-limit buckets the API workers share "
         "[a file in the temp folder, one per server]",
     )
+    # --- live ledger (DESIGN §11)
+    ledger_url: str = Field(
+        "sqlite:///data/store/ledger.db",
+        description="SQLAlchemy URL of the live ledger (SQLite file by default; "
+        "postgresql+psycopg://... for several API instances)",
+    )
+    alert_p_bad_step: float = Field(
+        0.10, gt=0, le=1, description="a rise of P(bad) above this raises a risk alert"
+    )
+    alert_webhook: str | None = Field(None, description="URL that receives risk alerts (POST)")
+    outbox_webhook: str | None = Field(None, description="URL that receives outbox messages")
+    smtp_host: str | None = Field(None, description="SMTP server that delivers email messages")
+    smtp_port: int = Field(25, gt=0, description="SMTP port")
+    smtp_sender: str = Field("collections@localhost", description="From address of messages")
+    collectors: str = Field("", description="comma-separated collector names for assignment")
+    collector_capacity: int = Field(200, gt=0, description="customers per collector")
 
     @property
     def has_api_keys(self) -> bool:

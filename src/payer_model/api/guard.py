@@ -12,8 +12,10 @@ Configuration (environment, read when the app is built):
   ``Content-Length`` and again while the body streams in.
 
 Probes (``/livez``, ``/readyz``), ``/metrics`` and the docs stay open; only the API routes are
-guarded. The key id passed on (``scope["state"]["key_id"]``) is the first 12 hex digits of
-the key's hash, never the key.
+guarded. The live routes (``/events``, ``/customers/{id}``, ``/alerts``, ``/reviews``,
+:mod:`payer_model.api.live`) pass the same checks and are answered by the ``live`` app.
+The key id passed on (``scope["state"]["key_id"]``) is the first 12 hex digits of the key's
+hash, never the key.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from payer_model.api.live import is_live_path
 from payer_model.config import Settings
 
 log = logging.getLogger(__name__)
@@ -171,9 +174,11 @@ class ApiGuard:
         app,
         metadata: Callable[[], dict[str, Any]] | None = None,
         shared: bool = False,
+        live: Any = None,
     ) -> None:
         self.app = app
         self.metadata = metadata
+        self.live = live  # ASGI app of the live routes (payer_model.api.live), if served
         settings = Settings()
         self.hashes = configured_key_hashes(settings)
         per_min = settings.rate_limit_per_min
@@ -198,7 +203,8 @@ class ApiGuard:
         return found[:12] if found else None
 
     async def __call__(self, scope, receive, send) -> None:  # noqa: D102, PLR0912 (one flat list of early answers)
-        if scope["type"] != "http" or scope["path"].rstrip("/") not in PROTECTED:
+        live = self.live is not None and scope["type"] == "http" and is_live_path(scope["path"])
+        if not live and (scope["type"] != "http" or scope["path"].rstrip("/") not in PROTECTED):
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
@@ -220,7 +226,7 @@ class ApiGuard:
                 [(b"retry-after", str(max(1, round(wait))).encode())],
             )
             return
-        if scope["method"] == "POST" and scope["path"].rstrip("/") in JSON_ONLY:
+        if scope["method"] == "POST" and (live or scope["path"].rstrip("/") in JSON_ONLY):
             ctype = headers.get(b"content-type", b"").decode("latin-1").split(";")[0].strip()
             if ctype.lower() != "application/json":
                 await _send_json(send, 415, {"error": "send the body as application/json"})
@@ -261,6 +267,9 @@ class ApiGuard:
                 return replay
             return await receive()
 
+        if live:
+            await self.live(scope, replay_receive, send)
+            return
         await self.app(scope, replay_receive, _problems_named(send))
 
 

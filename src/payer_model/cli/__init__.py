@@ -11,6 +11,7 @@ from __future__ import annotations
 from payer_model.cli import (
     data,  # noqa: F401  (registers generate, validate, features, import)
     invoice,  # noqa: F401  (registers train-invoices, predict-invoices, forecast)
+    live,  # noqa: F401  (registers ingest, refresh, alerts, outbox, review, customer)
     model,  # noqa: F401  (registers train, score, explain, demo, promote, rollback, card)
     monitor,  # noqa: F401  (registers monitor, retrain)
     policy,  # noqa: F401  (registers policy validate/show/simulate, worklist)

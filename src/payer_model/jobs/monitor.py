@@ -140,6 +140,7 @@ def monitor(
         kpis=kpis,
         worklist=worklist,
         alerts=alerts,
+        movers=moved,
     )
     ws_path = Path(workspace or mcfg.workspace)
     ws = _add_to_workspace(snaps, ws_path, mcfg.project)

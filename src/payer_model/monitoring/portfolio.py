@@ -145,6 +145,30 @@ def _short(text: str, limit: int = 320) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(";", 1)[0] + "; ... (alerts.jsonl)"
 
 
+MOVERS_SHOWN = 50
+
+
+def alert_tables(alerts: list[dict[str, Any]], movers: pd.DataFrame | None) -> tuple[str, str]:
+    """HTML of the alerts table and of the movers table of the customers the alerts name."""
+    if not alerts:
+        return "<p>no alert</p>", "<p>no mover</p>"
+    rows = pd.DataFrame(
+        {
+            "alert": [a["type"] for a in alerts],
+            "value": [a.get("value") for a in alerts],
+            "threshold": [a.get("threshold") for a in alerts],
+            "customers": [len(a.get("customers") or []) for a in alerts],
+            "message": [_short(a["message"].split(": ")[0], 160) for a in alerts],
+        }
+    )
+    named = {c for a in alerts for c in a.get("customers") or []}
+    if movers is None or not len(movers) or not named:
+        return _table(rows, "alerts"), "<p>no mover</p>"
+    shown = movers[movers["customer_id"].astype(str).isin(named)]
+    shown = shown.sort_values([c for c in ("steps", "open_amt") if c in shown], ascending=False)
+    return _table(rows, "alerts"), _table(shown.head(MOVERS_SHOWN), "movers")
+
+
 def render_portfolio(
     path: str | Path,
     *,
@@ -154,22 +178,23 @@ def render_portfolio(
     kpis: pd.DataFrame,
     worklist: pd.DataFrame,
     alerts: list[dict[str, Any]],
+    movers: pd.DataFrame | None = None,
 ) -> Path:
-    """Write the portfolio page; returns its path."""
+    """Write the portfolio page; returns its path.
+
+    Alerts are a table (one row per alert); the customers behind them are a movers table
+    (``movers``: ``customer_id``, ``from``, ``to``, ``reason``... as
+    :func:`payer_model.monitoring.migration.movers` gives), not a paragraph of ids.
+    """
     latest = kpis[kpis["month"] == kpis["month"].max()] if len(kpis) else kpis
-    alert_html = (
-        "".join(
-            f'<li class="alert">{_esc(a["type"])}: {_esc(_short(a["message"]))}</li>'
-            for a in alerts
-        )
-        or "<li>no alert</li>"
-    )
+    alert_html, movers_html = alert_tables(alerts, movers)
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Portfolio {as_of.date()}</title>
 <style>{_STYLE}</style></head>
 <body>
 <h1>Payer portfolio as of {as_of.date()}</h1>
-<h2>Alerts</h2><ul id="alerts">{alert_html}</ul>
+<h2>Alerts</h2>{alert_html}
+<h2>Movers behind the alerts</h2>{movers_html}
 <h2>Segment mix over time (share of customers)</h2>{segment_mix_svg(history)}
 <h2>Rating migration (customers, reference rows, current columns)</h2>{heatmap_svg(migration)}
 <h2>Collections KPIs by segment, {latest["month"].max() if len(latest) else ""}</h2>
