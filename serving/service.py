@@ -91,6 +91,7 @@ def _metadata() -> dict[str, Any]:
 
 PayerModelService.add_asgi_middleware(ApiGuard, metadata=_metadata, shared=True)
 lifecycle.bound_metric_paths(PayerModelService)
+lifecycle.quiet_client_errors()
 
 # BentoML derives the media type of a dict answer from its output model's JSON schema, on
 # every response: a third of a /score request's CPU (py-spy, bench/RESULTS.md). The answers

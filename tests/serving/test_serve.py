@@ -25,7 +25,8 @@ from serving_helpers import BURST_KEY, FUZZ_KEY, KEY, REPO, build_request
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("serving")]
 
 AUTH = {"Authorization": f"Bearer {KEY}"}
-KILL_KEY = "kill-key"
+KILL_KEY = "kill-key-0123456789"
+SALT = "serve-test-salt"
 START_TIMEOUT_S = 150
 
 
@@ -104,6 +105,8 @@ def _env(tracking_uri: str, audit_db) -> dict[str, str]:
         "PAYER_LOG_LEVEL": "INFO",
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
         "BENTOML_DO_NOT_TRACK": "True",
+        "PAYER_AUDIT_KEY_SALT": SALT,
+        "PAYER_RELOAD_INTERVAL_S": "1",
     }
 
 
@@ -230,7 +233,7 @@ def _workers(server) -> list:
 def test_audit_survives_kill_9_mid_load(server, body):
     """SIGKILL a worker under load: every 2xx answer has its audit row; none is invented."""
     from payer_model.adapters.audit import AuditStore
-    from payer_model.api.guard import hash_key
+    from payer_model.api.guard import key_id
 
     auth = {"Authorization": f"Bearer {KILL_KEY}"}
     concurrency, n = 4, 120
@@ -251,7 +254,9 @@ def test_audit_survives_kill_9_mid_load(server, body):
     }
     assert len(answered) > n // 2
     rows = [
-        r for r in AuditStore(server.audit_db).query() if r["key_id"] == hash_key(KILL_KEY)[:12]
+        r
+        for r in AuditStore(server.audit_db).query()
+        if r["key_id"] == key_id(KILL_KEY, SALT.encode())
     ]
     audited = {r["request_id"] for r in rows}
     assert answered <= audited, f"{len(answered - audited)} answered requests were not audited"

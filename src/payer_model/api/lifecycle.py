@@ -86,6 +86,37 @@ def bound_metric_paths(service: Any) -> bool:
     return True
 
 
+class OneLineClientErrors(logging.Filter):
+    """Log a client's broken body as one line, not BentoML's ERROR with a traceback.
+
+    BentoML logs every pydantic ``ValidationError`` (a 400: the client's mistake) as
+    ``Exception on /score [POST]`` with a ~24-line traceback. This filter keeps the record
+    but makes it one INFO line with the error count; real exceptions keep their traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:  # noqa: D102
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and type(exc).__name__ == "ValidationError":
+            path = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+            record.msg, record.args = "400 on %s: %d problem(s) in the request body", (
+                path,
+                exc.error_count() if hasattr(exc, "error_count") else 1,
+            )
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+BENTOML_APP_LOGGER = "bentoml._internal.server.http_app"
+
+
+def quiet_client_errors() -> None:
+    """Install :class:`OneLineClientErrors` on BentoML's app logger (once)."""
+    logger = logging.getLogger(BENTOML_APP_LOGGER)
+    if not any(isinstance(f, OneLineClientErrors) for f in logger.filters):
+        logger.addFilter(OneLineClientErrors())
+
+
 def restore_path(scope: dict[str, Any]) -> dict[str, Any]:
     """The scope with the real path given back after :func:`bound_metric_paths` renamed it."""
     real = scope.get(_REAL_PATH)
