@@ -98,9 +98,12 @@ class OneLineClientErrors(logging.Filter):
         exc = record.exc_info[1] if record.exc_info else None
         if exc is not None and type(exc).__name__ == "ValidationError":
             path = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
-            record.msg, record.args = "400 on %s: %d problem(s) in the request body", (
-                path,
-                exc.error_count() if hasattr(exc, "error_count") else 1,
+            record.msg, record.args = (
+                "400 on %s: %d problem(s) in the request body",
+                (
+                    path,
+                    exc.error_count() if hasattr(exc, "error_count") else 1,
+                ),
             )
             record.exc_info, record.exc_text = None, None
             record.levelno, record.levelname = logging.INFO, "INFO"
