@@ -241,3 +241,27 @@ class Settings(BaseSettings):
     def has_api_keys(self) -> bool:
         """Whether any API key source is configured (keys or a keys file)."""
         return bool(self.api_keys.strip() or self.api_keys_file)
+
+
+def configured_api_keys(settings: Settings) -> list[str]:
+    """The API keys of ``PAYER_API_KEYS`` and ``PAYER_API_KEYS_FILE`` (``#`` comments allowed).
+
+    Raises:
+        ConfigError: the keys file is missing, or a key is shorter than
+            ``PAYER_MIN_API_KEY_LENGTH`` (the message says how to make one, never the key).
+    """
+    keys = [k.strip() for k in settings.api_keys.split(",") if k.strip()]
+    if settings.api_keys_file:
+        p = Path(settings.api_keys_file)
+        if not p.is_file():
+            raise ConfigError(f"PAYER_API_KEYS_FILE {p} not found")
+        lines = (ln.split("#", 1)[0].strip() for ln in p.read_text().splitlines())
+        keys.extend(ln for ln in lines if ln)
+    short = sum(len(k) < settings.min_api_key_length for k in keys)
+    if short:
+        raise ConfigError(
+            f"{short} API key(s) in PAYER_API_KEYS / PAYER_API_KEYS_FILE are shorter than "
+            f"{settings.min_api_key_length} characters: use long random keys "
+            "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)"
+        )
+    return keys

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from serving_helpers import AUTH, KEY, build_request, load_service
+from serving_helpers import AUTH, KEY, SALT, build_request
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -20,27 +20,6 @@ from payer_model.api.models import ScoreResponse
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("serving")]
 A, B = "key-a-0123456789ab", "key-b-0123456789ab"
-SALT = "test-salt"
-
-
-@pytest.fixture(scope="module")
-def client_env(champion_store, tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    env = {
-        "PAYER_TRACKING_URI": champion_store["PAYER_TRACKING_URI"],
-        "PAYER_API_KEYS": f"{KEY},other-key-0123456789",
-        "PAYER_AUDIT_DB": str(tmp_path_factory.mktemp("asgi") / "audit.db"),
-        "PAYER_RATE_LIMIT_PER_MIN": "100000",
-        "PAYER_RATE_LIMIT_BURST": "1000",
-        "PAYER_MAX_BODY_BYTES": "300000",
-        "PAYER_AUDIT_KEY_SALT": SALT,
-        "PAYER_RELOAD_INTERVAL_S": "0",
-    }
-    for k, v in env.items():
-        mp.setenv(k, v)
-    with TestClient(load_service().to_asgi()) as client:
-        yield client, env
-    mp.undo()
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,10 @@ import json
 import sqlite3
 
 import pytest
-from serving_helpers import AUTH, KEY, build_request, load_service
+from serving_helpers import AUTH, build_request
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from starlette.testclient import TestClient
 
 from payer_model.adapters.audit import AuditStore, AuditUnavailable
 from payer_model.api.engine import ApiError, ScoringEngine
@@ -32,22 +31,9 @@ def engine(champion_store, tmp_path_factory) -> ScoringEngine:
     return eng
 
 
-@pytest.fixture(scope="module")
-def client(champion_store, tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    env = {
-        "PAYER_TRACKING_URI": champion_store["PAYER_TRACKING_URI"],
-        "PAYER_API_KEYS": KEY,
-        "PAYER_AUDIT_DB": str(tmp_path_factory.mktemp("faults-asgi") / "audit.db"),
-        "PAYER_RATE_LIMIT_PER_MIN": "100000",
-        "PAYER_RATE_LIMIT_BURST": "1000",
-        "PAYER_RELOAD_INTERVAL_S": "0",
-    }
-    for k, v in env.items():
-        mp.setenv(k, v)
-    with TestClient(load_service().to_asgi()) as c:
-        yield c
-    mp.undo()
+@pytest.fixture
+def client(client_env):
+    return client_env[0]
 
 
 @pytest.fixture(scope="module")

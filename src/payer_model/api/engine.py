@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import threading
 import time
 import uuid
@@ -22,6 +21,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from payer_model.api.errors import ApiError, clean_value
 from payer_model.api.models import (
     MAX_CUSTOMERS,
     MAX_INVOICES,
@@ -42,38 +42,6 @@ _NO_HISTORY: dict[str, Any] = {
     **dict.fromkeys(_OUTPUTS),
     "reasons": [NO_HISTORY_REASON],
 }
-
-
-class ApiError(Exception):
-    """A foreseen failure with its HTTP status and a message safe to return."""
-
-    def __init__(self, status: int, message: str, detail: Any = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.detail = detail
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON body of the error response."""
-        body: dict[str, Any] = {"error": self.message}
-        if self.detail is not None:
-            body["detail"] = self.detail
-        return body
-
-
-def _clean(x: Any) -> Any:
-    """JSON-safe scalar: NaN/NaT -> None, numpy -> Python (runs per feature: no pandas)."""
-    if x is None or type(x).__name__ in ("NaTType", "NAType"):
-        return None
-    if hasattr(x, "item") and not isinstance(x, str | bytes):
-        x = x.item()
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, datetime):
-        return x.date().isoformat()
-    if isinstance(x, date):
-        return x.isoformat()
-    return x
 
 
 class ScoringEngine:
@@ -134,6 +102,10 @@ class ScoringEngine:
     def model(self) -> Any:
         """The model in use (None before the first load)."""
         return self._served[0]
+
+    @model.setter
+    def model(self, model: Any) -> None:
+        self._served = (model, *self._served[1:])
 
     @property
     def model_version(self) -> str:
@@ -415,7 +387,7 @@ class ScoringEngine:
                 "as_of": day,
                 "rating": row["rating"],
                 **{k: row[k] for k in _OUTPUTS},
-                "reasons": [{k: _clean(v) for k, v in x.items()} for x in row["reasons"]],
+                "reasons": [{k: clean_value(v) for k, v in x.items()} for x in row["reasons"]],
                 "segment": self.policies.match(row)[0].name,
                 "model_version": version,
                 "policy_version": pv,

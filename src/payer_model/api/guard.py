@@ -37,7 +37,7 @@ from typing import Any
 
 from payer_model.api.lifecycle import restore_path
 from payer_model.api.openapi import corrected_body
-from payer_model.config import ConfigError, Settings
+from payer_model.config import ConfigError, Settings, configured_api_keys
 
 log = logging.getLogger(__name__)
 
@@ -84,27 +84,12 @@ def configured_key_hashes(settings: Settings | None = None) -> list[str]:
     """sha256 hashes of the keys in ``PAYER_API_KEYS`` and ``PAYER_API_KEYS_FILE``.
 
     Raises:
-        ConfigError: a key is shorter than ``PAYER_MIN_API_KEY_LENGTH`` (the message says
-            which source, never the key).
+        ConfigError: a missing keys file or a key shorter than ``PAYER_MIN_API_KEY_LENGTH``
+            (:func:`payer_model.config.configured_api_keys`).
     """
-    settings = settings or Settings()
-    keys = [k.strip() for k in settings.api_keys.split(",") if k.strip()]
-    if settings.api_keys_file:
-        p = Path(settings.api_keys_file)
-        if p.is_file():
-            lines = (ln.split("#", 1)[0].strip() for ln in p.read_text().splitlines())
-            keys.extend(ln for ln in lines if ln)
-        else:
-            log.error("PAYER_API_KEYS_FILE %s not found; no keys loaded from it", p)
+    keys = configured_api_keys(settings or Settings())
     if not keys:
         log.warning("no API keys configured: every API call will be refused (401)")
-    short = sum(len(k) < settings.min_api_key_length for k in keys)
-    if short:
-        raise ConfigError(
-            f"{short} API key(s) in PAYER_API_KEYS / PAYER_API_KEYS_FILE are shorter than "
-            f"{settings.min_api_key_length} characters: use long random keys "
-            "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)"
-        )
     return [hash_key(k) for k in keys]
 
 

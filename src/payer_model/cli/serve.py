@@ -65,11 +65,10 @@ def serve(
             "[yellow]warning:[/] no PAYER_API_KEYS / PAYER_API_KEYS_FILE set: "
             "every API call will be refused (401)"
         )
-    from payer_model.api.guard import configured_key_hashes
-    from payer_model.config import ConfigError
+    from payer_model.config import ConfigError, configured_api_keys
 
     try:
-        configured_key_hashes(settings())
+        configured_api_keys(settings())
     except ConfigError as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
