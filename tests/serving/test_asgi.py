@@ -222,8 +222,10 @@ def test_chunked_oversize_body_is_413():
 # --------------------------------------------------------------- contract-shaped fuzzing
 
 _DAY = st.integers(0, 900).map(lambda d: (date(2023, 1, 1) + timedelta(days=d)).isoformat())
+# absurd decision dates (issue 19): a 400 naming as_of, never scored
+_AS_OF = st.one_of(_DAY, st.sampled_from(["9999-12-31", "0001-01-01", "1989-12-31"]))
 _AMOUNT = st.one_of(
-    st.floats(-5e4, 5e4, allow_nan=False), st.sampled_from([0.0, 1e300, -1e-9, 0.01])
+    st.floats(-5e4, 5e4, allow_nan=False), st.sampled_from([0.0, 1e300, 4e38, -4e38, -1e-9, 0.01])
 )
 _INVOICE = st.fixed_dictionaries(
     {
@@ -268,13 +270,13 @@ _CUSTOMER = st.fixed_dictionaries(
             ),
             max_size=3,
         ),
-        "credit_limit": st.floats(-10, 1e6, allow_nan=False),
+        "credit_limit": st.one_of(st.floats(-10, 1e6, allow_nan=False), st.just(1e308)),
         "rating": st.sampled_from(["good", "bad", "meh"]),
         "p_bad": st.floats(-1, 2, allow_nan=False),
     },
 )
 _BODY = st.fixed_dictionaries(
-    {"customers": st.lists(_CUSTOMER, min_size=1, max_size=3)}, optional={"as_of": _DAY}
+    {"customers": st.lists(_CUSTOMER, min_size=1, max_size=3)}, optional={"as_of": _AS_OF}
 )
 
 

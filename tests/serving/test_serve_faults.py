@@ -52,7 +52,9 @@ def _payer_serve(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
 def test_sigterm_stops_the_whole_server_and_the_port_is_reused(champion_store, tmp_path):
     import psutil
 
-    env = _env(champion_store["PAYER_TRACKING_URI"], tmp_path / "audit.db")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = _env(champion_store["PAYER_TRACKING_URI"], tmp_path / "audit.db") | {"TMPDIR": str(tmp)}
     port = _free_port()
     proc = _payer_serve(port, env, tmp_path / "first.log")
     try:
@@ -65,6 +67,7 @@ def test_sigterm_stops_the_whole_server_and_the_port_is_reused(champion_store, t
         gone, alive = psutil.wait_procs(tree, timeout=30)
         assert not alive, [p.cmdline() for p in alive]
         assert homes and all(h and not Path(h).exists() for h in homes)  # metrics dir removed
+        assert not list(tmp.glob("payer-*")), list(tmp.iterdir())  # no temp folder left
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -97,6 +97,7 @@ class ScoringEngine:
         self.ready = False
         self.internal_errors = 0
         self._reload_lock = threading.Lock()
+        self._configured = False
 
     @property
     def model(self) -> Any:
@@ -143,7 +144,9 @@ class ScoringEngine:
             return self.ready
         with self._reload_lock:
             try:
-                registry.configure(self.tracking_uri)
+                if not self._configured:  # creates the store's schema once, under a lock
+                    registry.configure(self.tracking_uri)
+                    self._configured = True
                 mv = registry.alias_version(self.model_name, self.alias)
                 if mv is not None and self.ready and str(mv.version) == self.model_version:
                     return True

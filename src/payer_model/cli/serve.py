@@ -85,13 +85,17 @@ def run_server(cmd: list[str], env: dict[str, str]) -> int:
     SIGTERM, SIGINT and SIGHUP are forwarded to the whole group (the BentoML arbiter and its
     workers); once the arbiter exits, anything left of the group gets SIGKILL after
     :data:`STOP_GRACE_S`. Each server gets its own BentoML home (and so its own Prometheus
-    multiprocess folder), removed at exit: servers on one host never share metrics files.
+    multiprocess folder) holding its rate-limit file too (unless ``PAYER_RATE_LIMIT_DB``
+    is set), removed at exit: servers on one host never share metrics files.
 
     Returns:
         The exit status of ``bentoml serve``.
     """
     home = tempfile.mkdtemp(prefix="payer-serve-")
-    proc = subprocess.Popen(cmd, env=env | {"BENTOML_HOME": home}, start_new_session=True)
+    env = env | {"BENTOML_HOME": home}
+    if not env.get("PAYER_RATE_LIMIT_DB"):
+        env["PAYER_RATE_LIMIT_DB"] = os.path.join(home, "ratelimit.db")
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
 
     def forward(signum, _frame) -> None:
         _signal_group(proc.pid, signum)
