@@ -188,11 +188,7 @@ def test_fuzz_openapi_no_5xx(server, capsys):
     codes: list[int] = []
     for op in ops:
 
-        @given(case=op.as_strategy())
-        @settings(
-            max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck)
-        )
-        def run(case):
+        def check(case):
             resp = case.call(headers=auth, timeout=30)
             codes.append(resp.status_code)
             case.validate_response(resp, checks=[not_a_server_error])
@@ -203,6 +199,19 @@ def test_fuzz_openapi_no_5xx(server, capsys):
                 # (and ours) carry a list of problems there; the message is always a string.
                 assert resp.status_code in (400, 408, 413, 415, 429), resp.status_code
                 assert isinstance(resp.json()["error"], str)
+            return resp.status_code
+
+        # the documented example is a valid request: it must be answered 200
+        examples = [s.example() for s in op.get_strategies_from_examples()]
+        assert examples, f"no request example documented for {op.path}"
+        assert [check(case) for case in examples] == [200] * len(examples)
+
+        @given(case=op.as_strategy())
+        @settings(
+            max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
+        def run(case):
+            check(case)
 
         run()
     with capsys.disabled():

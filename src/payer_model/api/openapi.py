@@ -63,6 +63,31 @@ _ANSWERS = {
 }
 
 
+# A valid request (the docs' "Try it out" and schemathesis' explicit examples send it).
+EXAMPLE_REQUEST: dict[str, Any] = {
+    "as_of": "2025-06-01",
+    "customers": [
+        {
+            "customer_id": "C-EXAMPLE",
+            "customer_type": "company",
+            "payment_terms_days": 30,
+            "invoices": [
+                {
+                    "invoice_id": f"EX-{i}",
+                    "invoice_date": f"2025-0{1 + i}-05",
+                    "due_date": f"2025-0{2 + i}-04",
+                    "amount": 1000.0 + 250 * i,
+                    **({"paid_date": f"2025-0{2 + i}-20"} if i < 3 else {}),
+                }
+                for i in range(4)
+            ],
+            "payments": [{"invoice_id": "EX-3", "payment_date": "2025-05-20", "amount": 500.0}],
+            "reminders": [{"invoice_id": "EX-3", "sent_date": "2025-05-10", "channel": "email"}],
+        }
+    ],
+}
+
+
 def corrected_spec(spec: dict[str, Any]) -> dict[str, Any]:
     """The BentoML OpenAPI document with the guard's and the engine's answers added."""
     components = spec.setdefault("components", {})
@@ -78,6 +103,9 @@ def corrected_spec(spec: dict[str, Any]) -> dict[str, Any]:
         if op is None:
             continue
         op["security"] = [{"bearerAuth": []}]
+        body = op.get("requestBody", {}).get("content", {}).get("application/json")
+        if body is not None:
+            body["example"] = EXAMPLE_REQUEST
         responses = op.setdefault("responses", {})
         responses.pop("404", None)  # the route exists; BentoML lists 404 for every API
         for code, (text, schema) in _ANSWERS.items():
