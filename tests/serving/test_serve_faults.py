@@ -80,6 +80,16 @@ def test_sigterm_stops_the_whole_server_and_the_port_is_reused(champion_store, t
     assert "Address already in use" not in (tmp_path / "second.log").read_text()
 
 
+def _wait_version(srv: Server, version: str, timeout: float = 60) -> None:
+    deadline, meta = time.monotonic() + timeout, {}
+    while time.monotonic() < deadline:
+        meta = httpx.get(srv.url + "/metadata", headers=AUTH, timeout=10).json()
+        if meta.get("model_version") == version:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"/metadata never showed version {version}: {meta}")
+
+
 @pytest.fixture(scope="module")
 def body(portfolio_tables, as_of):
     cid = sorted(portfolio_tables["invoices"]["customer_id"].unique())[3]
@@ -132,6 +142,20 @@ def test_faults_on_one_server(small_portfolio, body, tmp_path):
         r = httpx.post(srv.url + "/score", json=body, headers=AUTH, timeout=30)
         assert r.status_code == 200, r.text
         assert r.json()["model_version"] == meta["model_version"]
+
+        # 8. promote and rollback are followed without a restart; /metadata says which
+        from payer_model.adapters import registry
+
+        registry.configure(uri)
+        first = meta["model_version"]
+        tags = registry.version_tags("payer_rating", first)
+        second = str(
+            registry.register(f"models:/payer_rating/{first}", "payer_rating", tags).version
+        )
+        registry.promote("payer_rating", second, force=True)
+        _wait_version(srv, second)
+        registry.rollback("payer_rating", force=True)
+        _wait_version(srv, first)
 
         # 1. another writer holds the store past the bounded wait: 503, nothing recorded
         holder = sqlite3.connect(blocked / "audit.db", timeout=5, isolation_level=None)
