@@ -138,10 +138,14 @@ class AuditStore:
         checked, why = self._health
         if time.monotonic() - checked < _PROBE_EVERY_S:
             return why
-        try:
-            con = self._writer()
-            con.execute("BEGIN IMMEDIATE")
-            con.execute("ROLLBACK")
+        try:  # a fresh connection that never waits: a probe must not block on a lock
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            con = sqlite3.connect(self.path, timeout=0, isolation_level=None)
+            try:
+                con.execute("BEGIN IMMEDIATE")
+                con.execute("ROLLBACK")
+            finally:
+                con.close()
             why = None
         except sqlite3.OperationalError as exc:
             why = None if _is_busy(exc) else _store_problem(exc)

@@ -149,6 +149,7 @@ class ScoringEngine:
                     self._configured = True
                 mv = registry.alias_version(self.model_name, self.alias)
                 if mv is not None and self.ready and str(mv.version) == self.model_version:
+                    self.error = None  # nothing new (or rolled back to the version in use)
                     return True
                 model, mv = registry.download_bundle(self.model_name, self.alias)
             except registry.RegistryError as exc:
@@ -159,13 +160,16 @@ class ScoringEngine:
             return self._install(model, str(mv.version), getattr(mv, "run_id", None))
 
     def _not_loaded(self, why: str) -> bool:
+        """Record why no (new) model was loaded; logged once per reason, not once per poll."""
         if self.ready:  # keep serving the model in use
-            log.error("model reload failed, still serving version %s: %s", self.model_version, why)
-            self.error = f"reload failed, serving version {self.model_version}: {why}"
-            return True
-        self.error = why
-        log.error("payer-model API not ready: %s", why)
-        return False
+            error = f"reload failed, serving version {self.model_version}: {why}"
+            ready = True
+        else:
+            error, ready = why, False
+        if error != self.error:
+            log.error("payer-model API %s", error if ready else f"not ready: {why}")
+        self.error = error
+        return ready
 
     def _install(self, model: Any, version: str, run_id: str | None) -> bool:
         """Warm ``model`` aside, then make it the one in use (one assignment)."""
