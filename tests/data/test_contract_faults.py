@@ -19,8 +19,8 @@ FIXTURES = Path(__file__).parent / "fixtures" / "import"
 
 
 def _folder(tmp_path: Path, bad_invoice: str, payment_of_bad: bool = True) -> Path:
-    rows = ["invoice_id,customer_id,invoice_date,due_date,amount"]
-    rows += [f"I{i},C1,2025-01-01,2025-02-01,100" for i in range(60)]
+    rows = ["invoice_id,customer_id,invoice_date,due_date,amount,paid_date,paid_amount"]
+    rows += [f"I{i},C1,2025-01-01,2025-02-01,100,," for i in range(60)]
     rows.append(bad_invoice)
     (tmp_path / "invoices.csv").write_text("\n".join(rows) + "\n")
     (tmp_path / "customers.csv").write_text("customer_id,customer_type\nC1,company\n")
@@ -37,11 +37,12 @@ def _folder(tmp_path: Path, bad_invoice: str, payment_of_bad: bool = True) -> Pa
 @pytest.mark.parametrize(
     ("row", "reason"),
     [
-        ("IX,C1,2025-01-01,2025-02-01,0", "zero_amount"),
-        ("IX,C1,2025-01-01,2024-02-01,100", "due_before_invoice"),
-        ("IX,C1,2025-01-01,9999-12-31,100", "date_out_of_range:due_date"),
-        ("IX,C1,0001-01-01,2025-02-01,100", "date_out_of_range:invoice_date"),
-        ("IX,C1,2025-01-01,2025-02-01,4e38", "amount_out_of_range"),
+        ("IX,C1,2025-01-01,2025-02-01,0,,", "zero_amount"),
+        ("IX,C1,2025-01-01,2024-02-01,100,,", "due_before_invoice"),
+        ("IX,C1,2025-01-01,9999-12-31,100,,", "date_out_of_range:due_date"),
+        ("IX,C1,0001-01-01,2025-02-01,100,,", "date_out_of_range:invoice_date"),
+        ("IX,C1,2025-01-01,2025-02-01,4e38,,", "amount_out_of_range"),
+        ("IX,C1,2025-01-01,2025-02-01,100,2025-01-20,4e38", "amount_out_of_range"),
     ],
 )
 def test_rejected_invoice_and_its_payment_are_quarantined_by_the_cli(tmp_path, row, reason):

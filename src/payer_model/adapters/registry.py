@@ -86,7 +86,8 @@ def alias_version(name: str, alias: str = CHAMPION) -> Any | None:
     except MlflowException as exc:
         if "RESOURCE_DOES_NOT_EXIST" in str(exc.error_code) or "not found" in str(exc).lower():
             return None
-        raise RegistryError(f"model registry unreachable: {exc}") from None
+        log.error("model registry unreachable: %s", exc)
+        raise RegistryError(f"model registry unreachable ({type(exc).__name__})") from None
 
 
 def download_bundle(name: str, alias: str = CHAMPION, dst: str | Path | None = None):

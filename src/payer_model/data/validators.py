@@ -192,6 +192,9 @@ def validate_invoices(
             {"amount": "float64", "invoice_date": DATE_DTYPE, "due_date": DATE_DTYPE},
         )
     )
+    paid_far = ~_within_max_amount(nums["paid_amount"]).to_numpy(bool)
+    if paid_far.any():  # the same bound on the paid amount
+        masks["amount_out_of_range"] = masks.get("amount_out_of_range", paid_far) | paid_far
     clean = pd.DataFrame(
         {
             "invoice_id": typed["invoice_id"].astype(str),
