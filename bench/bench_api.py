@@ -45,7 +45,7 @@ import pandas as pd
 
 log = logging.getLogger("bench")
 REPO = Path(__file__).resolve().parents[1]
-KEY = "bench-key"
+KEY = "bench-key-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
 

@@ -5,6 +5,8 @@ Routes: ``POST /score``, ``POST /segment_policy``, ``GET /metadata``, and the li
 ``POST /events``, ``GET /customers/{id}``, ``GET /alerts``, ``/reviews`` (API key required),
 BentoML's ``/livez``, ``/readyz`` (503 until a champion is loaded and warmed), ``/metrics``,
 ``/docs`` and ``/docs.json`` (open). Settings come from ``PAYER_*`` environment variables.
+Each worker follows the champion alias (every ``PAYER_RELOAD_INTERVAL_S``) and swaps a new
+version in without a restart; ``/readyz`` is 503 while the audit store cannot take writes.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 import bentoml
 
+from payer_model.api import lifecycle
 from payer_model.api.engine import ApiError, ScoringEngine
 from payer_model.api.guard import ApiGuard
 from payer_model.api.live import LiveApi
@@ -51,13 +54,15 @@ class PayerModelService:
             audit_db=settings.audit_db,
             policy_path=settings.policy_file,
             alias=settings.model_alias,
+            audit_timeout_s=settings.audit_timeout_s,
         )
         self.engine.load()
         _ENGINES.append(self.engine)
         _LIVE.attach(self.engine, settings)
+        lifecycle.follow_alias(self.engine, settings.reload_interval_s)
 
     def __is_ready__(self) -> bool:
-        return self.engine.ready
+        return self.engine.problem() is None
 
     def _call(self, fn, request: ScoreRequest, ctx: bentoml.Context) -> dict[str, Any]:
         key_id = getattr(ctx.request.state, "key_id", None)
@@ -67,7 +72,7 @@ class PayerModelService:
             out = fn(request, key_id=key_id, request_id=request_id)
         except ApiError as exc:
             ctx.response.status_code = exc.status
-            if exc.status >= 500:
+            if exc.status == 500:
                 INTERNAL_ERRORS.labels(endpoint=fn.__name__).inc()
             return exc.to_dict() | {"request_id": request_id}
         return out
@@ -91,6 +96,8 @@ def _metadata() -> dict[str, Any]:
 
 
 PayerModelService.add_asgi_middleware(ApiGuard, metadata=_metadata, shared=True, live=_LIVE)
+lifecycle.bound_metric_paths(PayerModelService)
+lifecycle.quiet_client_errors()
 
 # BentoML derives the media type of a dict answer from its output model's JSON schema, on
 # every response: a third of a /score request's CPU (py-spy, bench/RESULTS.md). The answers

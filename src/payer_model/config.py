@@ -16,6 +16,24 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_TRAIN_CONFIG = Path("training/configs/train.yaml")
 
+# The plausible-date rule (one place): a business date before EARLIEST_DATE or more than
+# FUTURE_DAYS after today is a typo or an attack (year 9999, 0001), not history.
+EARLIEST_DATE = date(1990, 1, 1)
+FUTURE_DAYS = 366
+# Money beyond this (in any currency) is not an invoice; also far inside float32 (the
+# model's input type), which overflows to inf near 3.4e38.
+MAX_AMOUNT = 1e12
+
+
+def plausible_date_window(
+    today: date | None = None, *, earliest: date = EARLIEST_DATE, future_days: int = FUTURE_DAYS
+) -> tuple[date, date]:
+    """``(earliest, latest)`` accepted business dates: 1990-01-01 to today + 1 year."""
+    from datetime import UTC, datetime, timedelta
+
+    today = today or datetime.now(UTC).date()
+    return earliest, today + timedelta(days=future_days)
+
 
 class ConfigError(ValueError):
     """A configuration file is missing or invalid; the message names the spot."""
@@ -193,6 +211,13 @@ class Settings(BaseSettings):
         "(next to the sqlite file otherwise)",
     )
     audit_db: str = Field("mlflow/audit.db", description="SQLite decision audit store")
+    audit_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        le=20,
+        description="how long an API audit write waits for another writer before the request "
+        "answers 503 with nothing recorded (under the 30 s request timeout)",
+    )
     # --- feature engine
     duckdb_temp_dir: str | None = Field(
         None, description="DuckDB spill folder for data larger than memory ('' disables)"
@@ -212,10 +237,31 @@ class Settings(BaseSettings):
         16 * 1024 * 1024, gt=0, description="larger request bodies answer 413"
     )
     max_concurrency: int = Field(64, gt=0, description="concurrent requests per API worker")
+    body_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=25,
+        description="a request body that stalls this long answers 408 (under the 30 s "
+        "request timeout)",
+    )
     policy_file: str | None = Field(
         None, description="segment policy file of the API [serving/policies.yaml]"
     )
     model_alias: str = Field("champion", description="registry alias the API loads")
+    reload_interval_s: float = Field(
+        30.0,
+        ge=0,
+        description="how often each API worker checks the alias and swaps in a new version "
+        "(0: never; load once at start)",
+    )
+    audit_key_salt: str = Field(
+        "",
+        description="secret salt of the audit key_id (HMAC-SHA256 of the API key) [a salt "
+        "kept next to the audit store]",
+    )
+    min_api_key_length: int = Field(
+        16, ge=1, description="shorter API keys are refused at start-up"
+    )
     workers: int | None = Field(
         None, ge=1, description="API worker processes [the number of cores]"
     )
@@ -245,3 +291,27 @@ class Settings(BaseSettings):
     def has_api_keys(self) -> bool:
         """Whether any API key source is configured (keys or a keys file)."""
         return bool(self.api_keys.strip() or self.api_keys_file)
+
+
+def configured_api_keys(settings: Settings) -> list[str]:
+    """The API keys of ``PAYER_API_KEYS`` and ``PAYER_API_KEYS_FILE`` (``#`` comments allowed).
+
+    Raises:
+        ConfigError: the keys file is missing, or a key is shorter than
+            ``PAYER_MIN_API_KEY_LENGTH`` (the message says how to make one, never the key).
+    """
+    keys = [k.strip() for k in settings.api_keys.split(",") if k.strip()]
+    if settings.api_keys_file:
+        p = Path(settings.api_keys_file)
+        if not p.is_file():
+            raise ConfigError(f"PAYER_API_KEYS_FILE {p} not found")
+        lines = (ln.split("#", 1)[0].strip() for ln in p.read_text().splitlines())
+        keys.extend(ln for ln in lines if ln)
+    short = sum(len(k) < settings.min_api_key_length for k in keys)
+    if short:
+        raise ConfigError(
+            f"{short} API key(s) in PAYER_API_KEYS / PAYER_API_KEYS_FILE are shorter than "
+            f"{settings.min_api_key_length} characters: use long random keys "
+            "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)"
+        )
+    return keys

@@ -6,7 +6,7 @@ import os
 
 import pandas as pd
 import pytest
-from serving_helpers import BURST_KEY, FUZZ_KEY, KEY
+from serving_helpers import BURST_KEY, FUZZ_KEY, KEY, SALT, load_service
 from typer.testing import CliRunner
 
 
@@ -62,3 +62,27 @@ def serving_env(champion_store, tmp_path, monkeypatch) -> dict[str, str]:
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     return env
+
+
+@pytest.fixture(scope="session")
+def client_env(champion_store, tmp_path_factory):
+    """One TestClient on the service's ASGI app per session (BentoML registers its metrics
+    once per process: a second app would duplicate them); returns (client, env)."""
+    from starlette.testclient import TestClient
+
+    mp = pytest.MonkeyPatch()
+    env = {
+        "PAYER_TRACKING_URI": champion_store["PAYER_TRACKING_URI"],
+        "PAYER_API_KEYS": f"{KEY},other-key-0123456789",
+        "PAYER_AUDIT_DB": str(tmp_path_factory.mktemp("asgi") / "audit.db"),
+        "PAYER_RATE_LIMIT_PER_MIN": "100000",
+        "PAYER_RATE_LIMIT_BURST": "1000",
+        "PAYER_MAX_BODY_BYTES": "300000",
+        "PAYER_AUDIT_KEY_SALT": SALT,
+        "PAYER_RELOAD_INTERVAL_S": "0",
+    }
+    for k, v in env.items():
+        mp.setenv(k, v)
+    with TestClient(load_service().to_asgi()) as client:
+        yield client, env
+    mp.undo()

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
-KEY = "test-key-1"
-FUZZ_KEY = "fuzz-key-2"
-BURST_KEY = "burst-key-3"
+KEY = "test-key-1-0123456789"
+FUZZ_KEY = "fuzz-key-2-0123456789"
+BURST_KEY = "burst-key-3-0123456789"
+SALT = "test-salt"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,34 +9,17 @@ from datetime import date, timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from serving_helpers import AUTH, build_request, load_service
+from serving_helpers import AUTH, KEY, SALT, build_request
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from payer_model.api.guard import ApiGuard, hash_key
+from payer_model.api.guard import ApiGuard, hash_key, key_id
 from payer_model.api.models import ScoreResponse
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("serving")]
-
-
-@pytest.fixture(scope="module")
-def client_env(champion_store, tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    env = {
-        "PAYER_TRACKING_URI": champion_store["PAYER_TRACKING_URI"],
-        "PAYER_API_KEYS": "test-key-1,other-key",
-        "PAYER_AUDIT_DB": str(tmp_path_factory.mktemp("asgi") / "audit.db"),
-        "PAYER_RATE_LIMIT_PER_MIN": "100000",
-        "PAYER_RATE_LIMIT_BURST": "1000",
-        "PAYER_MAX_BODY_BYTES": "300000",
-    }
-    for k, v in env.items():
-        mp.setenv(k, v)
-    with TestClient(load_service().to_asgi()) as client:
-        yield client, env
-    mp.undo()
+A, B = "key-a-0123456789ab", "key-b-0123456789ab"
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +129,7 @@ def test_audit_rows_equal_successes_under_concurrency(client_env, portfolio_tabl
     rows = AuditStore(env["PAYER_AUDIT_DB"]).query()
     got = [r["request_id"] for r in rows if r["request_id"] in set(ok)]
     assert sorted(got) == sorted(ok)
-    assert {r["key_id"] for r in rows} == {hash_key("test-key-1")[:12]}
+    assert {r["key_id"] for r in rows} == {key_id(KEY, SALT.encode())}
 
 
 # ----------------------------------------------------------------- the guard on its own
@@ -158,7 +141,7 @@ def _guarded(**env):
         routes=[Route("/score", ok, methods=["POST"]), Route("/livez", ok, methods=["GET"])]
     )
     mp = pytest.MonkeyPatch()
-    for k, v in env.items():
+    for k, v in ({"PAYER_AUDIT_KEY_SALT": SALT} | env).items():
         mp.setenv(k, v)
     try:
         return TestClient(ApiGuard(inner))
@@ -168,9 +151,9 @@ def _guarded(**env):
 
 def test_429_per_key_token_bucket():
     client = _guarded(
-        PAYER_API_KEYS="a,b", PAYER_RATE_LIMIT_PER_MIN="6", PAYER_RATE_LIMIT_BURST="3"
+        PAYER_API_KEYS=f"{A},{B}", PAYER_RATE_LIMIT_PER_MIN="6", PAYER_RATE_LIMIT_BURST="3"
     )
-    ha, hb = {"Authorization": "Bearer a"}, {"Authorization": "Bearer b"}
+    ha, hb = {"Authorization": f"Bearer {A}"}, {"Authorization": f"Bearer {B}"}
     codes = [client.post("/score", json={}, headers=ha).status_code for _ in range(5)]
     assert codes == [200, 200, 200, 429, 429]
     r = client.post("/score", json={}, headers=ha)
@@ -204,12 +187,14 @@ def _take(path: str, key: str) -> float:
 
 def test_keys_file_hashes_only(tmp_path):
     f = tmp_path / "keys"
-    f.write_text("# ops keys\nfile-key-1\n\nfile-key-2  # rotated 2025-01\n")
+    f.write_text("# ops keys\nfile-key-1-0123456789\n\nfile-key-2-0123456789  # rotated 2025-01\n")
     client = _guarded(PAYER_API_KEYS_FILE=str(f), PAYER_API_KEYS="")
     guard = client.app
     assert "file-key-1" not in json.dumps(guard.hashes)
-    r = client.post("/score", json={}, headers={"Authorization": "Bearer file-key-2"})
-    assert r.status_code == 200 and r.json()["key_id"] == hash_key("file-key-2")[:12]
+    r = client.post("/score", json={}, headers={"Authorization": "Bearer file-key-2-0123456789"})
+    assert r.status_code == 200
+    assert r.json()["key_id"] == key_id("file-key-2-0123456789", guard.salt)
+    assert hash_key("file-key-2-0123456789")[:12] not in r.json()["key_id"]  # salted, not sha
     assert client.post("/score", json={}, headers={"Authorization": "Bearer x"}).status_code == 401
 
 
@@ -220,7 +205,7 @@ def test_no_keys_configured_refuses_everything():
 
 
 def test_chunked_oversize_body_is_413():
-    client = _guarded(PAYER_API_KEYS="a", PAYER_MAX_BODY_BYTES="100")
+    client = _guarded(PAYER_API_KEYS=A, PAYER_MAX_BODY_BYTES="100")
 
     def gen():
         for _ in range(10):
@@ -229,7 +214,7 @@ def test_chunked_oversize_body_is_413():
     r = client.post(
         "/score",
         content=gen(),
-        headers={"Authorization": "Bearer a", "content-type": "application/json"},
+        headers={"Authorization": f"Bearer {A}", "content-type": "application/json"},
     )
     assert r.status_code == 413
 
@@ -237,8 +222,10 @@ def test_chunked_oversize_body_is_413():
 # --------------------------------------------------------------- contract-shaped fuzzing
 
 _DAY = st.integers(0, 900).map(lambda d: (date(2023, 1, 1) + timedelta(days=d)).isoformat())
+# absurd decision dates (issue 19): a 400 naming as_of, never scored
+_AS_OF = st.one_of(_DAY, st.sampled_from(["9999-12-31", "0001-01-01", "1989-12-31"]))
 _AMOUNT = st.one_of(
-    st.floats(-5e4, 5e4, allow_nan=False), st.sampled_from([0.0, 1e300, -1e-9, 0.01])
+    st.floats(-5e4, 5e4, allow_nan=False), st.sampled_from([0.0, 1e300, 4e38, -4e38, -1e-9, 0.01])
 )
 _INVOICE = st.fixed_dictionaries(
     {
@@ -283,13 +270,13 @@ _CUSTOMER = st.fixed_dictionaries(
             ),
             max_size=3,
         ),
-        "credit_limit": st.floats(-10, 1e6, allow_nan=False),
+        "credit_limit": st.one_of(st.floats(-10, 1e6, allow_nan=False), st.just(1e308)),
         "rating": st.sampled_from(["good", "bad", "meh"]),
         "p_bad": st.floats(-1, 2, allow_nan=False),
     },
 )
 _BODY = st.fixed_dictionaries(
-    {"customers": st.lists(_CUSTOMER, min_size=1, max_size=3)}, optional={"as_of": _DAY}
+    {"customers": st.lists(_CUSTOMER, min_size=1, max_size=3)}, optional={"as_of": _AS_OF}
 )
 
 

@@ -56,3 +56,15 @@ def test_serve_command_line(tmp_path):
     assert cmd[cmd.index("--port") + 1] == "3123"
     res = runner.invoke(app, ["serve", "--working-dir", str(tmp_path)])
     assert res.exit_code == 2 and "serving/service.py" in res.output
+
+
+def test_serve_refuses_short_keys_at_start_up(monkeypatch):
+    """A 2-character key never reaches a server: exit 2 naming the rule, not the key."""
+    from serving_helpers import REPO
+
+    monkeypatch.setenv("PAYER_API_KEYS", "ab,long-enough-key-0123")
+    monkeypatch.delenv("PAYER_API_KEYS_FILE", raising=False)
+    res = runner.invoke(app, ["serve", "--working-dir", str(REPO)])
+    assert res.exit_code == 2
+    assert "shorter than 16 characters" in " ".join(res.output.split())
+    assert "ab," not in res.output

@@ -28,7 +28,7 @@ def test_score_matches_batch_pipeline(engine, portfolio_tables, as_of):
 
     from payer_model.jobs.score import score
 
-    ids = sorted(portfolio_tables["customers"]["customer_id"])[:12]
+    ids = sorted(set(portfolio_tables["invoices"]["customer_id"]))[:12]  # >= 1 invoice each
     body = build_request(portfolio_tables, ids, as_of)
     got = engine.score(ScoreRequest.model_validate(body))
     ScoreResponse.model_validate(got)
@@ -72,7 +72,7 @@ def test_api_and_batch_score_agree_with_a_non_default_label_config(
     )
     assert other.load(), other.error
     assert other.cfg.labels.horizon_days == 60
-    ids = sorted(portfolio_tables["customers"]["customer_id"])[:30]
+    ids = sorted(set(portfolio_tables["invoices"]["customer_id"]))[:30]
     got = other.score(ScoreRequest.model_validate(build_request(portfolio_tables, ids, as_of)))
     sub = {
         name: t[t["customer_id"].isin(ids)].reset_index(drop=True)

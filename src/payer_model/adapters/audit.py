@@ -13,6 +13,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -82,12 +83,78 @@ def _json_without_pii(obj: Any) -> str:
     return text
 
 
-class AuditStore:
-    """Append-only decision log in SQLite (WAL, so readers never block the writer)."""
+def _is_busy(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
 
-    def __init__(self, path: str | Path) -> None:
+
+def _store_problem(exc: BaseException) -> str:
+    """A short reason for an unusable store, without paths."""
+    text = str(exc).lower()
+    if "full" in text or getattr(exc, "errno", None) == 28:
+        return "audit store full (no space left on its disk)"
+    if "readonly" in text or "read-only" in text or getattr(exc, "errno", None) in (13, 30):
+        return "audit store is read-only"
+    return f"audit store unwritable ({type(exc).__name__})"
+
+
+class AuditUnavailable(RuntimeError):
+    """The store could not record a decision (unwritable, full, or locked past the wait).
+
+    Nothing was written: the caller must not hand out the decision. ``str(e)`` says why
+    without paths or tracebacks; ``busy`` tells a lock (retry soon) from a broken store.
+    """
+
+    def __init__(self, message: str, *, busy: bool = False) -> None:
+        super().__init__(message)
+        self.busy = busy
+
+
+_PROBE_EVERY_S = 2.0
+
+
+class AuditStore:
+    """Append-only decision log in SQLite (WAL, so readers never block the writer).
+
+    Args:
+        path: the SQLite file.
+        timeout_s: how long a write waits for another writer's lock before it gives up
+            (:class:`AuditUnavailable`, nothing written). Keep it well under the client's
+            timeout, so a decision is never recorded after the client stopped waiting.
+    """
+
+    def __init__(self, path: str | Path, timeout_s: float = 30.0) -> None:
         self.path = Path(path)
+        self.timeout_s = timeout_s
         self._local = threading.local()
+        self._health: tuple[float, str | None] = (0.0, None)
+
+    def problem(self) -> str | None:
+        """Why the store cannot take writes now (None when it can); probed every 2 s.
+
+        A write transaction is opened and rolled back; a lock held by another writer is not
+        a problem (writes wait for it), an unwritable or full store is.
+        """
+        checked, why = self._health
+        if time.monotonic() - checked < _PROBE_EVERY_S:
+            return why
+        try:  # a fresh connection that never waits: a probe must not block on a lock
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            con = sqlite3.connect(self.path, timeout=0, isolation_level=None)
+            try:
+                con.execute("BEGIN IMMEDIATE")
+                con.execute("ROLLBACK")
+            finally:
+                con.close()
+            why = None
+        except sqlite3.OperationalError as exc:
+            why = None if _is_busy(exc) else _store_problem(exc)
+        except (sqlite3.Error, OSError) as exc:
+            why = _store_problem(exc)
+        if why is not None:
+            self._local.con = None  # reconnect on the next try (the file may come back)
+        self._health = (time.monotonic(), why)
+        return why
 
     def _writer(self) -> sqlite3.Connection:
         """This thread's long-lived connection (opened once; reopened after a fork)."""
@@ -99,7 +166,7 @@ class AuditStore:
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(self.path, timeout=30)
+        con = sqlite3.connect(self.path, timeout=self.timeout_s)
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA synchronous=NORMAL")
         con.executescript(_SCHEMA)
@@ -113,6 +180,10 @@ class AuditStore:
 
         Returns:
             Number of rows written.
+
+        Raises:
+            AuditUnavailable: nothing was written (store unwritable, full, or locked by
+                another writer for longer than ``timeout_s``).
         """
         now = datetime.now(UTC).isoformat(timespec="seconds")
         values = []
@@ -132,16 +203,34 @@ class AuditStore:
                     r.get("created_at", now),
                 )
             )
-        # committed before the caller answers: a 2xx is never lost to a worker kill
-        with self._writer() as con:
-            con.executemany(
-                "INSERT INTO decisions (customer_id, as_of, segment, policy_version, "
-                "model_version, reasons, source, request_id, key_id, payload, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                values,
-            )
+        # committed before the caller answers: a 2xx is never lost to a worker kill; a
+        # failed commit is rolled back whole, so no decision is recorded that was not given
+        try:
+            with self._writer() as con:
+                con.executemany(
+                    "INSERT INTO decisions (customer_id, as_of, segment, policy_version, "
+                    "model_version, reasons, source, request_id, key_id, payload, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    values,
+                )
+        except sqlite3.OperationalError as exc:
+            if _is_busy(exc):
+                raise AuditUnavailable(
+                    f"audit store busy: another writer held it for over {self.timeout_s:g} s",
+                    busy=True,
+                ) from None
+            self._failed(exc)
+        except (sqlite3.Error, OSError) as exc:
+            self._failed(exc)
         log.info("audit: recorded %d decisions in %s", len(values), self.path)
         return len(values)
+
+    def _failed(self, exc: BaseException) -> None:
+        why = _store_problem(exc)
+        self._local.con = None
+        self._health = (time.monotonic(), why)
+        log.error("audit store %s: %s", self.path, why)
+        raise AuditUnavailable(why) from None
 
     def query(
         self, customer_id: str | None = None, as_of: str | None = None, limit: int | None = None

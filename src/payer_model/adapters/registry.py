@@ -86,11 +86,16 @@ def alias_version(name: str, alias: str = CHAMPION) -> Any | None:
     except MlflowException as exc:
         if "RESOURCE_DOES_NOT_EXIST" in str(exc.error_code) or "not found" in str(exc).lower():
             return None
-        raise RegistryError(f"model registry unreachable: {exc}") from None
+        log.error("model registry unreachable: %s", exc)
+        raise RegistryError(f"model registry unreachable ({type(exc).__name__})") from None
 
 
 def download_bundle(name: str, alias: str = CHAMPION, dst: str | Path | None = None, loader=None):
     """Download and load the bundle of ``models:/name@alias``.
+
+    The download goes to ``dst`` or to a temporary folder removed once the model is in
+    memory. Error messages name the model and version, never local paths or tracebacks
+    (they reach API clients); the details go to the log.
 
     ``loader`` reads the bundle folder (default :func:`load_bundle`, the rating model; the
     invoice model passes ``InvoiceLateModel.load``).
@@ -101,31 +106,41 @@ def download_bundle(name: str, alias: str = CHAMPION, dst: str | Path | None = N
     Raises:
         RegistryError: no such alias, unreachable store, or unreadable artifacts.
     """
-    import mlflow
-
     try:
         mv = alias_version(name, alias)
     except RegistryError:
         raise
     except Exception as exc:
-        raise RegistryError(f"model registry unreachable: {exc}") from None
+        log.error("model registry unreachable: %s", exc)
+        raise RegistryError(f"model registry unreachable ({type(exc).__name__})") from None
     if mv is None:
         raise RegistryError(
             f"no '{alias}' model registered under '{name}': run `payer-model train` first"
         )
-    dst = Path(dst or tempfile.mkdtemp(prefix="payer-model-"))
+    if dst is not None:
+        return _load_version(name, alias, mv, Path(dst), loader), mv
+    with tempfile.TemporaryDirectory(prefix="payer-model-") as tmp:
+        return _load_version(name, alias, mv, Path(tmp), loader), mv
+
+
+def _load_version(name: str, alias: str, mv: Any, dst: Path, loader=None):
+    import mlflow
+
+    where = f"models:/{name}@{alias} (version {mv.version})"
     try:
         local = mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{name}@{alias}", dst_path=str(dst)
+            artifact_uri=f"models:/{name}/{mv.version}", dst_path=str(dst)
         )
     except Exception as exc:
-        raise RegistryError(f"could not download models:/{name}@{alias}: {exc}") from None
-    bundle = Path(local) / "artifacts" / "bundle"
+        log.error("could not download %s: %s", where, exc)
+        raise RegistryError(f"could not download {where} ({type(exc).__name__})") from None
     try:
-        model = (loader or load_bundle)(bundle)
+        return (loader or load_bundle)(Path(local) / "artifacts" / "bundle")
     except ValueError as exc:
-        raise RegistryError(f"models:/{name}@{alias} (version {mv.version}): {exc}") from None
-    return model, mv
+        log.error("%s is not a usable model: %s", where, exc)
+        raise RegistryError(
+            f"{where} is corrupt or unreadable; see the server log, or roll back"
+        ) from None
 
 
 def log_model(
@@ -138,16 +153,16 @@ def log_model(
 ) -> Any:
     """Log a bundle as an MLflow pyfunc (with signature and input example); return its info.
 
-    ``python_model`` is the pyfunc wrapper (default ``PayerRatingPyfunc``; the invoice model
-    passes ``InvoiceLatePyfunc``).
-
-    ``texts`` (file name -> content, e.g. the model card) travel with the model's own
-    artifacts, so every registered version carries them.
+    Logged as "models from code" (:mod:`payer_model.adapters.pyfunc_code`): the model folder
+    holds the bundle (JSON/UBJSON) and that source file, no pickle, so loading it with
+    ``mlflow.pyfunc.load_model`` runs only this package's code. ``texts`` (file name ->
+    content, e.g. the model card) travel with the model's own artifacts, so every
+    registered version carries them.
     """
     import mlflow
     from mlflow.models import infer_signature
 
-    from payer_model.adapters.pyfunc import PayerRatingPyfunc
+    from payer_model.adapters import pyfunc_code
 
     with tempfile.TemporaryDirectory() as tmp:
         bundle = model.save(Path(tmp) / "bundle")
@@ -158,7 +173,7 @@ def log_model(
         signature = infer_signature(features_example, signature_output)
         return mlflow.pyfunc.log_model(
             name=name,
-            python_model=python_model or PayerRatingPyfunc(),
+            python_model=python_model or pyfunc_code.__file__,
             artifacts=artifacts,
             signature=signature,
             input_example=features_example.head(3),
@@ -176,9 +191,44 @@ def register(model_uri: str, name: str, tags: dict[str, str]) -> Any:
     return mv
 
 
+HISTORY_TAG = "champion_history"
+_HISTORY_KEEP = 200
+
+
+def champion_history(name: str) -> list[str] | None:
+    """Earlier champions of ``name``, oldest first (None: registered before history existed)."""
+    tags = dict(_client().get_registered_model(name).tags)
+    if HISTORY_TAG not in tags:
+        return None
+    return [v for v in tags[HISTORY_TAG].split(",") if v]
+
+
+def _set_history(name: str, history: list[str]) -> None:
+    _client().set_registered_model_tag(name, HISTORY_TAG, ",".join(history[-_HISTORY_KEEP:]))
+
+
 def set_alias(name: str, alias: str, version: str | int) -> None:
-    """Point ``alias`` at ``version``."""
-    _client().set_registered_model_alias(name, alias, str(version))
+    """Point ``alias`` at ``version``.
+
+    For the champion alias every change is history: the replaced champion is pushed onto
+    the model's ``champion_history`` tag and recorded as ``previous_champion`` on the new
+    one, so :func:`rollback` steps back through earlier champions, whether they were set by
+    ``promote`` or by training. Pointing the champion at itself changes nothing.
+    """
+    version = str(version)
+    client = _client()
+    if alias == CHAMPION:
+        current = alias_version(name, CHAMPION)
+        if current is not None and str(current.version) == version:
+            return
+        if current is not None:
+            history = champion_history(name) or []
+            _set_history(name, [*history, str(current.version)])
+        else:
+            _set_history(name, champion_history(name) or [])
+        previous = "" if current is None else str(current.version)
+        client.set_model_version_tag(name, version, "previous_champion", previous)
+    client.set_registered_model_alias(name, alias, version)
 
 
 def version_tags(name: str, version: str | int) -> dict[str, str]:
@@ -208,61 +258,127 @@ def run_url(tracking_uri: str, run_id: str, experiment_id: str) -> str:
     return f"{host}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
+def _version(name: str, version: str | int) -> Any:
+    try:
+        return _client().get_model_version(name, str(version))
+    except Exception as exc:
+        raise RegistryError(f"{name} version {version} not found: {exc}") from None
+
+
+def _gate_passed(tags: dict[str, str]) -> bool:
+    gate_text = tags.get("gate", "")
+    return tags.get("kind") == "rule" or bool(gate_text and "FAIL" not in gate_text)
+
+
+def _record(name: str, version: str, record: dict[str, str]) -> None:
+    client = _client()
+    for k, v in record.items():
+        client.set_model_version_tag(name, version, k, v)
+
+
+def _now() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
 def promote(
     name: str, version: str | int, *, force: bool = False, actor: str = "cli", reason: str = ""
 ) -> dict[str, Any]:
     """Move ``champion`` to ``version`` if its recorded gate passed (or ``force``).
 
-    The decision is recorded as tags on the version (who, when, forced, previous champion).
+    The decision is recorded as tags on the version (who, when, forced, previous champion)
+    and the replaced champion joins the history :func:`rollback` walks back. Promoting the
+    current champion is a no-op (``changed`` False).
 
     Raises:
         RegistryError: unknown version, or the gate failed and ``force`` is not set.
     """
-    import datetime as dt
-
-    client = _client()
-    try:
-        mv = client.get_model_version(name, str(version))
-    except Exception as exc:
-        raise RegistryError(f"{name} version {version} not found: {exc}") from None
+    mv = _version(name, version)
     tags = dict(mv.tags)
-    gate_text = tags.get("gate", "")
-    passed = tags.get("kind") == "rule" or (gate_text and "FAIL" not in gate_text)
+    passed = _gate_passed(tags)
+    current = alias_version(name, CHAMPION)
+    if current is not None and str(current.version) == str(mv.version):
+        return {
+            "version": str(mv.version),
+            "previous_champion": tags.get("previous_champion") or None,
+            "changed": False,
+            "message": f"version {mv.version} is already the champion: nothing changed",
+        }
     if not passed and not force:
         raise RegistryError(
-            f"{name} version {version} did not pass its promotion gate ({gate_text}); "
+            f"{name} version {version} did not pass its promotion gate ({tags.get('gate', '')}); "
             "use --force to override (recorded)"
         )
-    current = alias_version(name, CHAMPION)
-    previous = str(current.version) if current is not None else ""
     set_alias(name, CHAMPION, mv.version)
-    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    previous = str(current.version) if current is not None else ""
     record = {
-        "promoted_at": now,
+        "promoted_at": _now(),
         "promoted_by": actor,
         "forced": str(bool(force and not passed)),
-        "previous_champion": previous,
         "promotion_reason": reason or "gate passed",
     }
-    for k, v in record.items():
-        client.set_model_version_tag(name, mv.version, k, v)
-    return {"version": str(mv.version), "previous_champion": previous or None, **record}
+    _record(name, str(mv.version), record)
+    return {
+        "version": str(mv.version),
+        "previous_champion": previous or None,
+        "changed": True,
+        **record,
+    }
 
 
 def rollback(name: str, *, force: bool = False, actor: str = "cli") -> dict[str, Any]:
-    """Point ``champion`` back at the version it replaced (recorded on the current one)."""
+    """Point ``champion`` back at the champion before it, one step back in the history.
+
+    Repeated rollbacks walk further back (they never flip between two versions); the
+    rolled-back-to version keeps its own place in the history.
+
+    Raises:
+        RegistryError: no champion, no earlier champion, or the earlier one fails its gate
+            without ``force``.
+    """
     current = alias_version(name, CHAMPION)
     if current is None:
         raise RegistryError(f"no champion registered under '{name}': nothing to roll back")
-    previous = dict(current.tags).get("previous_champion")
-    if not previous:
+    history = champion_history(name)
+    if history is None:  # registered before the history tag: one step via the version tag
+        legacy = dict(current.tags).get("previous_champion")
+        history = [legacy] if legacy else []
+    while history and history[-1] == str(current.version):
+        history.pop()
+    if not history:
         raise RegistryError(
-            f"champion version {current.version} records no previous champion to roll back to"
+            f"champion version {current.version} of '{name}' has no earlier champion "
+            "to roll back to"
         )
-    out = promote(
-        name, previous, force=force, actor=actor, reason=f"rollback from version {current.version}"
-    )
-    return out | {"rolled_back_from": str(current.version)}
+    target = _version(name, history[-1])
+    if not _gate_passed(dict(target.tags)) and not force:
+        raise RegistryError(
+            f"{name} version {target.version} did not pass its promotion gate; "
+            "use --force to roll back to it anyway (recorded)"
+        )
+    _client().set_registered_model_alias(name, CHAMPION, str(target.version))
+    _set_history(name, history[:-1])
+    record = {
+        "promoted_at": _now(),
+        "promoted_by": actor,
+        "forced": str(bool(force)),
+        "promotion_reason": f"rollback from version {current.version}",
+        "rolled_back_from": str(current.version),
+    }
+    _record(name, str(target.version), record)
+    return {
+        "version": str(target.version),
+        "previous_champion": history[-2] if len(history) > 1 else None,
+        "changed": True,
+        **record,
+    }
+
+
+def versions_of_run(name: str, run_id: str) -> list[tuple[str, dict[str, str]]]:
+    """``(version, tags)`` of every version of ``name`` registered from ``run_id``."""
+    found = _client().search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    return sorted(((str(v.version), dict(v.tags)) for v in found), key=lambda x: int(x[0]))
 
 
 def run_artifact_text(run_id: str, path: str) -> str:

@@ -131,6 +131,28 @@ def find_run(experiment: str, tags: Mapping[str, str]) -> dict[str, Any] | None:
     return {"run_id": r.info.run_id, "tags": dict(r.data.tags)}
 
 
+def find_runs(experiment: str, tags: Mapping[str, str], limit: int = 50) -> list[dict[str, Any]]:
+    """Finished runs of ``experiment`` carrying all of ``tags``, newest first.
+
+    Returns:
+        ``[{"run_id", "tags"}]``; empty when there is no such run or experiment.
+    """
+    import mlflow
+
+    exp = mlflow.get_experiment_by_name(experiment)
+    if exp is None:
+        return []
+    where = " and ".join(f"tags.{k} = '{v}'" for k, v in tags.items())
+    runs = mlflow.search_runs(
+        experiment_ids=[exp.experiment_id],
+        filter_string=f"{where} and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=limit,
+        output_format="list",
+    )
+    return [{"run_id": r.info.run_id, "tags": dict(r.data.tags)} for r in runs]
+
+
 def tag_run(run_id: str, tags: Mapping[str, Any]) -> None:
     """Set tags on a (finished) run by id."""
     from mlflow import MlflowClient

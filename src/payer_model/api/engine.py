@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import json
 import logging
-import math
+import threading
 import time
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from payer_model.api.invoices import open_invoices
+from payer_model.api.invoices import InvoiceSlot
+from payer_model.api.errors import ApiError, clean_value
 from payer_model.api.models import (
     MAX_CUSTOMERS,
-    MAX_INVOICE_RESULTS,
     MAX_INVOICES,
     ScoreRequest,
     input_hash,
@@ -45,38 +45,6 @@ _NO_HISTORY: dict[str, Any] = {
 }
 
 
-class ApiError(Exception):
-    """A foreseen failure with its HTTP status and a message safe to return."""
-
-    def __init__(self, status: int, message: str, detail: Any = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.detail = detail
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON body of the error response."""
-        body: dict[str, Any] = {"error": self.message}
-        if self.detail is not None:
-            body["detail"] = self.detail
-        return body
-
-
-def _clean(x: Any) -> Any:
-    """JSON-safe scalar: NaN/NaT -> None, numpy -> Python (runs per feature: no pandas)."""
-    if x is None or type(x).__name__ in ("NaTType", "NAType"):
-        return None
-    if hasattr(x, "item") and not isinstance(x, str | bytes):
-        x = x.item()
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, datetime):
-        return x.date().isoformat()
-    if isinstance(x, date):
-        return x.isoformat()
-    return x
-
-
 class ScoringEngine:
     """Champion model + policies + audit store behind the API (no web framework here).
 
@@ -93,6 +61,8 @@ class ScoringEngine:
         invoice_model: an already loaded invoice model (tests); otherwise the
             ``invoice_late`` champion is loaded when one is registered (optional: without it
             ``/score`` answers without open invoices).
+        audit_timeout_s: how long an audit write waits for another writer before the
+            request is refused (503, nothing recorded); well under the client timeout.
     """
 
     def __init__(
@@ -107,6 +77,7 @@ class ScoringEngine:
         model: Any = None,
         model_version: str = "local",
         invoice_model: Any = None,
+        audit_timeout_s: float = 5.0,
     ) -> None:
         from payer_model.adapters.audit import AuditStore
         from payer_model.jobs.inputs import load_training_config
@@ -117,16 +88,41 @@ class ScoringEngine:
         self.model_name = model_name or self.cfg.registered_model
         self.alias = alias
         self.policies = load_policies(policy_path or DEFAULT_POLICY_FILE)
-        self.audit = AuditStore(audit_db)
-        self.model = model
-        self.model_version = model_version
-        self.run_id: str | None = None
+        self.audit = AuditStore(audit_db, timeout_s=audit_timeout_s)
+        self._fixed_model = model is not None
+        # what is served, swapped as one tuple so a request sees one consistent model:
+        # (model, version label, run id, metadata)
+        self._served: tuple[Any, str, str | None, dict[str, Any]] = (
+            model,
+            model_version,
+            None,
+            {},
+        )
         self.error: str | None = None
         self.ready = False
-        self._meta: dict[str, Any] = {}
         self.internal_errors = 0
-        self.invoice_model = invoice_model
-        self.invoice_model_version: str | None = "local" if invoice_model is not None else None
+        self.invoices = InvoiceSlot(invoice_model)
+        self._reload_lock = threading.Lock()
+        self._configured = False
+
+    @property
+    def model(self) -> Any:
+        """The model in use (None before the first load)."""
+        return self._served[0]
+
+    @model.setter
+    def model(self, model: Any) -> None:
+        self._served = (model, *self._served[1:])
+
+    @property
+    def model_version(self) -> str:
+        """Registry version of the model in use."""
+        return self._served[1]
+
+    @property
+    def run_id(self) -> str | None:
+        """Training run of the model in use."""
+        return self._served[2]
 
     # ------------------------------------------------------------------ lifecycle
     def load(self) -> bool:
@@ -135,53 +131,81 @@ class ScoringEngine:
         Never raises: with no champion, an unreachable registry or a corrupt artifact the
         engine stays not ready and :attr:`error` says why (scoring answers 503).
         """
+        if self._fixed_model:
+            model, version, run_id, _ = self._served
+            return self._install(model, version, run_id)
+        return self.reload()
+
+    def reload(self) -> bool:
+        """Follow the registry alias: load its version when it is not the one in use.
+
+        The new model is loaded and warmed aside, then swapped in at once; requests in
+        flight finish on the model they started with. When the alias cannot be read or its
+        version is unusable, the model in use keeps serving (the error is logged and shown
+        in ``/metadata``). Returns whether a model is ready.
+        """
         from payer_model.adapters import registry
 
-        if self.model is None:
+        if self._fixed_model:
+            return self.ready
+        with self._reload_lock:
             try:
-                registry.configure(self.tracking_uri)
-                self.model, mv = registry.download_bundle(self.model_name, self.alias)
+                if not self._configured:  # creates the store's schema once, under a lock
+                    registry.configure(self.tracking_uri)
+                    self._configured = True
+                if not self._fixed_model:
+                    self.invoices.follow(self.cfg.invoice.registered_model, self.alias)
+                mv = registry.alias_version(self.model_name, self.alias)
+                if mv is not None and self.ready and str(mv.version) == self.model_version:
+                    self.error = None  # nothing new (or rolled back to the version in use)
+                    return True
+                model, mv = registry.download_bundle(self.model_name, self.alias)
             except registry.RegistryError as exc:
-                self.error = str(exc)
-                log.error("payer-model API not ready: %s", exc)
-                return False
+                return self._not_loaded(str(exc))
             except Exception as exc:  # anything else from the store is "unreachable" too
-                self.error = f"model registry unreachable: {type(exc).__name__}: {exc}"
-                log.error("payer-model API not ready: %s", self.error)
-                return False
-            self.model_version = str(mv.version)
-            self.run_id = getattr(mv, "run_id", None)
-            self._load_invoice_model()
+                log.error("model registry unreachable: %s", exc)
+                return self._not_loaded(f"model registry unreachable ({type(exc).__name__})")
+            return self._install(model, str(mv.version), getattr(mv, "run_id", None))
+
+    def _not_loaded(self, why: str) -> bool:
+        """Record why no (new) model was loaded; logged once per reason, not once per poll."""
+        if self.ready:  # keep serving the model in use
+            error = f"reload failed, serving version {self.model_version}: {why}"
+            ready = True
+        else:
+            error, ready = why, False
+        if error != self.error:
+            log.error("payer-model API %s", error if ready else f"not ready: {why}")
+        self.error = error
+        return ready
+
+    def _install(self, model: Any, version: str, run_id: str | None) -> bool:
+        """Warm ``model`` aside, then make it the one in use (one assignment)."""
         try:
-            self._meta = self._load_metadata()
-            self._warm()
+            meta = self._load_metadata(run_id)
+            self._scored(self._warm_request(), model)
         except Exception as exc:
-            self.error = f"model failed to warm up: {type(exc).__name__}: {exc}"
-            log.exception("payer-model API not ready")
-            return False
+            log.exception("model version %s failed to warm up", version)
+            return self._not_loaded(
+                f"model version {version} failed to warm up ({type(exc).__name__})"
+            )
+        previous = self.model_version if self.ready else None
+        self._served = (model, version, run_id, meta)
         self.ready, self.error = True, None
-        log.info("payer-model API ready: %s version %s", self.model_name, self.model_version)
+        if previous is not None and previous != version:
+            log.warning("model swapped: %s version %s -> %s", self.model_name, previous, version)
+        log.info("payer-model API ready: %s version %s", self.model_name, version)
         return True
 
-    def _load_invoice_model(self) -> None:
-        """The ``invoice_late`` champion when one is registered; optional, never raises."""
-        from payer_model.adapters import registry
-        from payer_model.modelling.invoice import InvoiceLateModel
+    def problem(self) -> str | None:
+        """Why requests cannot be answered now (no model, or an unwritable audit store)."""
+        if not self.ready:
+            return "model not loaded: " + (self.error or "the service is starting")
+        return self.audit.problem()
 
-        name = self.cfg.invoice.registered_model
-        try:
-            if registry.alias_version(name, self.alias) is None:
-                log.info("no %s@%s: /score answers without open invoices", name, self.alias)
-                return
-            self.invoice_model, mv = registry.download_bundle(
-                name, self.alias, loader=InvoiceLateModel.load
-            )
-            self.invoice_model_version = str(mv.version)
-        except Exception as exc:  # the customer rating is served all the same
-            log.warning("invoice model %s@%s not loaded: %s", name, self.alias, exc)
-
-    def _warm(self) -> None:
-        req = ScoreRequest.model_validate(
+    @staticmethod
+    def _warm_request() -> ScoreRequest:
+        return ScoreRequest.model_validate(
             {
                 "as_of": "2025-06-01",
                 "customers": [
@@ -202,16 +226,16 @@ class ScoringEngine:
                 ],
             }
         )
-        self._scored(req)
 
-    def _load_metadata(self) -> dict[str, Any]:
+    @staticmethod
+    def _load_metadata(run_id: str | None) -> dict[str, Any]:
         meta: dict[str, Any] = {"training_window": None, "metrics": None}
-        if self.run_id is None:
+        if run_id is None:
             return meta
         try:
             from payer_model.adapters import registry
 
-            m = json.loads(registry.run_artifact_text(self.run_id, "metrics.json"))
+            m = json.loads(registry.run_artifact_text(run_id, "metrics.json"))
             meta["training_window"] = {
                 "train": m.get("train_window"),
                 "test": m.get("test_window"),
@@ -223,7 +247,7 @@ class ScoringEngine:
                 if k in model_m
             }
         except Exception as exc:  # metadata is informative; missing metrics never block serving
-            log.warning("could not read metrics.json of run %s: %s", self.run_id, exc)
+            log.warning("could not read metrics.json of run %s: %s", run_id, exc)
         return meta
 
     def _require_ready(self) -> None:
@@ -232,9 +256,14 @@ class ScoringEngine:
                 503,
                 "model not loaded: " + (self.error or "the service is starting"),
             )
+        why = self.audit.problem()  # cached probe: an unwritable store refuses up front
+        if why is not None:
+            raise ApiError(503, f"decision withheld: {why}; nothing was recorded, retry later")
 
     # ------------------------------------------------------------------ core
-    def _scored(self, req: ScoreRequest) -> tuple[date, list[dict[str, Any]], dict[str, dict]]:
+    def _scored(
+        self, req: ScoreRequest, model: Any
+    ) -> tuple[date, list[dict[str, Any]], dict[str, dict]]:
         """As-of date, one scored row per request customer (in order), features by customer.
 
         The single private path behind both endpoints. The request was validated at the
@@ -263,9 +292,9 @@ class ScoringEngine:
             labels=self.cfg.labels,
         )
         block = online.block()
-        rated = rate(self.model, block, min_paid_invoices=fc.min_paid_invoices)
+        rated = rate(model, block, min_paid_invoices=fc.min_paid_invoices)
         reasons = reason_codes(
-            self.model, block, rated["rating"], min_paid_invoices=fc.min_paid_invoices
+            model, block, rated["rating"], min_paid_invoices=fc.min_paid_invoices
         )
         features = dict(zip(online.customer_ids, block.records(skip=_KEYS), strict=True))
         outputs = FeatureBlock(rated).records()
@@ -297,6 +326,7 @@ class ScoringEngine:
         request_id: str,
         key_id: str | None,
         started: float,
+        version: str,
     ) -> None:
         latency_ms = round((time.perf_counter() - started) * 1000, 3)
         by_id = {c.customer_id: c for c in req.customers}
@@ -307,7 +337,7 @@ class ScoringEngine:
                     "as_of": as_of.isoformat(),
                     "segment": r.get("segment"),
                     "policy_version": self.policies.policy_version,
-                    "model_version": self.model_version,
+                    "model_version": version,
                     "reasons": [
                         x["code"] if isinstance(x, dict) else x for x in r.get("reasons", [])
                     ],
@@ -328,30 +358,41 @@ class ScoringEngine:
 
     def _answer(self, endpoint: str, build, req: ScoreRequest, key_id, request_id) -> dict:
         """Score once, build the endpoint's results from the scored rows, audit, answer."""
+        from payer_model.adapters.audit import AuditUnavailable
+
         started = time.perf_counter()
         self._require_ready()
+        model, version, _, _ = self._served  # one model for the whole request
         request_id = request_id or uuid.uuid4().hex
-        as_of, rows, features = self._guard(request_id, self._scored, req)
-        results = self._guard(request_id, build, req, as_of, rows)
-        self._audit(
-            req,
-            as_of,
-            results,
-            features,
-            endpoint=endpoint,
-            request_id=request_id,
-            key_id=key_id,
-            started=started,
-        )
+        as_of, rows, features = self._guard(request_id, self._scored, req, model)
+        results = self._guard(request_id, build, req, as_of, rows, version)
+        try:
+            self._audit(
+                req,
+                as_of,
+                results,
+                features,
+                endpoint=endpoint,
+                request_id=request_id,
+                key_id=key_id,
+                started=started,
+                version=version,
+            )
+        except AuditUnavailable as exc:  # no record, no answer: the decision is withheld
+            raise ApiError(
+                503,
+                f"decision withheld: {exc}; nothing was recorded, retry later",
+                {"request_id": request_id},
+            ) from None
         return {
             "request_id": request_id,
-            "model_version": self.model_version,
+            "model_version": version,
             "policy_version": self.policies.policy_version,
             "results": results,
         }
 
     def _score_results(
-        self, req: ScoreRequest, as_of: date, rows: list[dict[str, Any]]
+        self, req: ScoreRequest, as_of: date, rows: list[dict[str, Any]], version: str
     ) -> list[dict[str, Any]]:
         pv, day = self.policies.policy_version, as_of.isoformat()
         results = [
@@ -360,24 +401,18 @@ class ScoringEngine:
                 "as_of": day,
                 "rating": row["rating"],
                 **{k: row[k] for k in _OUTPUTS},
-                "reasons": [{k: _clean(v) for k, v in x.items()} for x in row["reasons"]],
+                "reasons": [{k: clean_value(v) for k, v in x.items()} for x in row["reasons"]],
                 "segment": self.policies.match(row)[0].name,
-                "model_version": self.model_version,
+                "model_version": version,
                 "policy_version": pv,
             }
             for row in rows
         ]
-        if req.include_invoices and self.invoice_model is not None:
-            invoices = open_invoices(self.invoice_model, req, as_of, rows)
-            for r in results:
-                mine = invoices.get(r["customer_id"], [])
-                r["open_invoices"] = mine[:MAX_INVOICE_RESULTS]
-                r["open_invoices_total"] = len(mine)
-                r["invoice_model_version"] = self.invoice_model_version
+        self.invoices.attach(results, req, as_of, rows)
         return results
 
     def _policy_results(
-        self, req: ScoreRequest, as_of: date, rows: list[dict[str, Any]]
+        self, req: ScoreRequest, as_of: date, rows: list[dict[str, Any]], version: str
     ) -> list[dict[str, Any]]:
         from payer_model.policy.segment import decide_all
 
@@ -387,9 +422,7 @@ class ScoringEngine:
             if c.p_bad is not None:
                 row["p_bad"] = c.p_bad
         decisions = decide_all(request_tables(req), rows, as_of, self.policies)
-        return [
-            d.model_dump(mode="json") | {"model_version": self.model_version} for d in decisions
-        ]
+        return [d.model_dump(mode="json") | {"model_version": version} for d in decisions]
 
     # ------------------------------------------------------------------ endpoints
     def score(
@@ -424,7 +457,8 @@ class ScoringEngine:
         return self._answer("segment_policy", self._policy_results, req, key_id, request_id)
 
     def metadata(self) -> dict[str, Any]:
-        """Model name, version and alias, training window, headline metrics, policy version."""
+        """Model name, version in use and alias, training window, metrics, policy version."""
+        meta = self._served[3]
         return {
             "ready": self.ready,
             "error": self.error,
@@ -432,10 +466,11 @@ class ScoringEngine:
             "model_alias": self.alias,
             "model_version": self.model_version if self.model is not None else None,
             "run_id": self.run_id,
-            "training_window": self._meta.get("training_window"),
-            "metrics": self._meta.get("metrics"),
+            "training_window": meta.get("training_window"),
+            "metrics": meta.get("metrics"),
+            "audit": self.audit.problem() or "ok",
             "policy_version": self.policies.policy_version,
-            "invoice_model_version": self.invoice_model_version,
+            "invoice_model_version": self.invoices.version,
             "limits": {"customers": MAX_CUSTOMERS, "invoices_per_customer": MAX_INVOICES},
         }
 

@@ -12,14 +12,18 @@ Configuration (environment, read when the app is built):
   ``Content-Length`` and again while the body streams in.
 
 Probes (``/livez``, ``/readyz``), ``/metrics`` and the docs stay open; only the API routes are
-guarded. The live routes (``/events``, ``/customers/{id}``, ``/alerts``, ``/reviews``,
+guarded. Keys shorter than ``PAYER_MIN_API_KEY_LENGTH`` (16) are refused at start-up. The key
+id passed on (``scope["state"]["key_id"]``, written to the audit) is an HMAC-SHA256 of the
+key under a secret salt (``PAYER_AUDIT_KEY_SALT``, else a random salt kept in a file next to
+the audit store), never the key and never its plain hash (a weak key could be recovered).
+A body that stalls for ``PAYER_BODY_TIMEOUT_S`` answers 408 (a client fault, not a 504).
+The live routes (``/events``, ``/customers/{id}``, ``/alerts``, ``/reviews``,
 :mod:`payer_model.api.live`) pass the same checks and are answered by the ``live`` app.
-The key id passed on (``scope["state"]["key_id"]``) is the first 12 hex digits of the key's
-hash, never the key.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -33,8 +37,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from payer_model.api.lifecycle import restore_path
 from payer_model.api.live import is_live_path
-from payer_model.config import Settings
+from payer_model.api.openapi import corrected_body
+from payer_model.config import ConfigError, Settings, configured_api_keys
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +53,44 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.strip().encode()).hexdigest()
 
 
-def configured_key_hashes(settings: Settings | None = None) -> list[str]:
-    """sha256 hashes of the keys in ``PAYER_API_KEYS`` and ``PAYER_API_KEYS_FILE``."""
+def key_id(key: str, salt: bytes) -> str:
+    """The audit id of an API key: 16 hex digits of HMAC-SHA256(salt, key)."""
+    return hmac.new(salt, key.strip().encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def key_salt(settings: Settings | None = None) -> bytes:
+    """The secret salt of :func:`key_id`: ``PAYER_AUDIT_KEY_SALT``, else a salt file.
+
+    The file (``<audit db>.salt``, created once with 32 random bytes, mode 0600) keeps key
+    ids stable across restarts and shared by the workers of a server.
+    """
     settings = settings or Settings()
-    keys = [k.strip() for k in settings.api_keys.split(",") if k.strip()]
-    if settings.api_keys_file:
-        p = Path(settings.api_keys_file)
-        if p.is_file():
-            lines = (ln.split("#", 1)[0].strip() for ln in p.read_text().splitlines())
-            keys.extend(ln for ln in lines if ln)
-        else:
-            log.error("PAYER_API_KEYS_FILE %s not found; no keys loaded from it", p)
+    if settings.audit_key_salt:
+        return settings.audit_key_salt.encode()
+    path = Path(settings.audit_db).with_suffix(".salt")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another worker may be writing it right now
+            data = path.read_bytes()
+            if data:
+                return data
+            time.sleep(0.01)
+        raise ConfigError(f"{path}: empty audit key salt file; delete it") from None
+    with os.fdopen(fd, "wb") as f:
+        f.write(os.urandom(32).hex().encode())
+    return path.read_bytes()
+
+
+def configured_key_hashes(settings: Settings | None = None) -> list[str]:
+    """sha256 hashes of the keys in ``PAYER_API_KEYS`` and ``PAYER_API_KEYS_FILE``.
+
+    Raises:
+        ConfigError: a missing keys file or a key shorter than ``PAYER_MIN_API_KEY_LENGTH``
+            (:func:`payer_model.config.configured_api_keys`).
+    """
+    keys = configured_api_keys(settings or Settings())
     if not keys:
         log.warning("no API keys configured: every API call will be refused (401)")
     return [hash_key(k) for k in keys]
@@ -189,6 +222,8 @@ class ApiGuard:
         else:
             self.bucket = TokenBucket(per_min, burst)
         self.max_body = settings.max_body_bytes
+        self.body_timeout = settings.body_timeout_s
+        self.salt = key_salt(settings)
 
     def _key_id(self, headers: dict[bytes, bytes]) -> str | None:
         auth = headers.get(b"authorization", b"").decode("latin-1")
@@ -200,9 +235,13 @@ class ApiGuard:
         for h in self.hashes:  # compare against all, no early exit
             if hmac.compare_digest(presented, h):
                 found = h
-        return found[:12] if found else None
+        return key_id(key, self.salt) if found else None
 
     async def __call__(self, scope, receive, send) -> None:  # noqa: D102, PLR0912 (one flat list of early answers)
+        scope = restore_path(scope)
+        if scope["type"] == "http" and scope["path"] == "/docs.json":
+            await self.app(scope, receive, _rewritten(send, 200, corrected_body))
+            return
         live = self.live is not None and scope["type"] == "http" and is_live_path(scope["path"])
         if not live and (scope["type"] != "http" or scope["path"].rstrip("/") not in PROTECTED):
             await self.app(scope, receive, send)
@@ -247,7 +286,16 @@ class ApiGuard:
         # refused here with 413 instead of failing inside the framework.
         chunks, received, more = [], 0, True
         while more:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.body_timeout)
+            except TimeoutError:
+                await _send_json(
+                    send,
+                    408,
+                    {"error": f"request body stalled for {self.body_timeout:g} s: send it whole"},
+                    [(b"connection", b"close")],
+                )
+                return
             if message["type"] == "http.disconnect":
                 return
             body = message.get("body", b"")
@@ -270,22 +318,23 @@ class ApiGuard:
         if live:
             await self.live(scope, replay_receive, send)
             return
-        await self.app(scope, replay_receive, _problems_named(send))
+        await self.app(scope, replay_receive, _rewritten(send, 400, _restated))
 
 
-def _problems_named(send):
-    """``send`` that rewrites the framework's 400 for a body breaking the IO models.
+def _rewritten(send, status: int, rewrite: Callable[[bytes], bytes]):
+    """``send`` that passes the body of a ``status`` answer through ``rewrite``.
 
-    BentoML validates the body once against :class:`~payer_model.api.models.ScoreRequest`
-    (which carries the contract's row rules) and answers 400 with pydantic's error list;
-    this restates each error as customer index, table, row, field and rule, so a client
-    reads what to fix without knowing pydantic.
+    Used for the framework's 400 for a body breaking the IO models: BentoML validates the
+    body once against :class:`~payer_model.api.models.ScoreRequest` (which carries the
+    contract's row rules) and answers with pydantic's error list; :func:`_restated` names
+    customer index, table, row, field and rule instead, so a client reads what to fix
+    without knowing pydantic. And for ``/docs.json``, corrected to what the guard answers.
     """
     held: dict[str, Any] = {}
     chunks: list[bytes] = []
 
     async def wrapped(message) -> None:
-        if message["type"] == "http.response.start" and message["status"] == 400:
+        if message["type"] == "http.response.start" and message["status"] == status:
             held["start"] = message
             return
         if "start" not in held or message["type"] != "http.response.body":
@@ -294,7 +343,7 @@ def _problems_named(send):
         chunks.append(message.get("body", b""))
         if message.get("more_body", False):
             return
-        body = _restated(b"".join(chunks))
+        body = rewrite(b"".join(chunks))
         headers = [(k, v) for k, v in held["start"].get("headers", []) if k != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))
         await send({**held["start"], "headers": headers})

@@ -21,6 +21,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from payer_model.config import MAX_AMOUNT, plausible_date_window
+from payer_model.data.parsing import ImplausibleDateError, check_plausible_date
 from payer_model.data.report import REASONS
 from payer_model.data.schema import CHANNELS, CUSTOMER_TYPES, DOCUMENT_TYPES, RATINGS
 
@@ -68,6 +70,8 @@ class PaymentIn(StrictIn):
     def _contract(self) -> PaymentIn:
         if self.amount <= 0:
             raise _rule("non_positive_amount", "amount")
+        if self.amount > MAX_AMOUNT:
+            raise _rule("amount_out_of_range", "amount")
         return self
 
 
@@ -88,9 +92,9 @@ class CustomerIn(StrictIn):
     industry: str | None = TEXT_FIELD
     country: str | None = Field(default=None, max_length=8)
     payment_terms_days: int | None = Field(default=None, ge=0, le=3650)
-    credit_limit: float | None = Field(default=None, ge=0)
+    credit_limit: float | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     created_date: date | None = None
-    invoices: list[InvoiceIn] = Field(default_factory=list, max_length=MAX_INVOICES)
+    invoices: list[InvoiceIn] = Field(min_length=1, max_length=MAX_INVOICES)
     payments: list[PaymentIn] = Field(default_factory=list, max_length=MAX_EVENTS)
     reminders: list[ReminderIn] = Field(default_factory=list, max_length=MAX_EVENTS)
     rating: Literal[RATINGS] | None = Field(  # type: ignore[valid-type]
@@ -198,6 +202,19 @@ def _rule(code: str, path: str) -> PydanticCustomError:
     return PydanticCustomError(code, "{path}: {meaning}", {"path": path, "meaning": REASONS[code]})
 
 
+def _plausible(value: date | None, path: str, window: tuple[date, date]) -> None:
+    """The plausible-date rule (:func:`payer_model.data.parsing.check_plausible_date`)."""
+    if value is None or window[0] <= value <= window[1]:
+        return
+    try:
+        check_plausible_date(value, path, window=window)
+    except ImplausibleDateError as exc:
+        raise PydanticCustomError(
+            "date_out_of_range", "{message}", {"message": str(exc)}
+        ) from None
+
+
+_DATES = ("invoice_date", "due_date", "paid_date", "dispute_date", "written_off_date")
 _LATER_DATES = (
     ("due_date", "due_before_invoice"),
     ("paid_date", "paid_before_invoice"),
@@ -206,10 +223,16 @@ _LATER_DATES = (
 )
 
 
-def check_invoice(inv: InvoiceIn, k: int) -> None:
+def check_invoice(inv: InvoiceIn, k: int, window: tuple[date, date] | None = None) -> None:
     """The invoice row rules of the contract, and its normalisations (row ``k``)."""
     if not math.isfinite(inv.amount) or inv.amount == 0:
         raise _rule("zero_amount", f"invoices[{k}].amount")
+    for amount in (inv.amount, inv.paid_amount):
+        if amount is not None and abs(amount) > MAX_AMOUNT:
+            raise _rule("amount_out_of_range", f"invoices[{k}].amount")
+    window = window or plausible_date_window()
+    for field in _DATES:
+        _plausible(getattr(inv, field), f"invoices[{k}].{field}", window)
     if inv.document_type is None:  # as the contract: the sign says what the document is
         inv.document_type = "credit_note" if inv.amount < 0 else "invoice"
     if inv.document_type == "invoice" and inv.amount < 0:
@@ -230,9 +253,11 @@ def check_customer(c: CustomerIn) -> CustomerIn:
     One validator per customer (not one per invoice): pydantic's per-model validator call
     costs more than the rules themselves on a 1,000-customer request.
     """
+    window = plausible_date_window()
+    _plausible(c.created_date, "created_date", window)
     invoices: dict[str, InvoiceIn] = {}
     for k, inv in enumerate(c.invoices):
-        check_invoice(inv, k)
+        check_invoice(inv, k, window)
         if inv.invoice_id in invoices:
             raise _rule("duplicate_invoice_id", f"invoices[{k}].invoice_id")
         invoices[inv.invoice_id] = inv
@@ -241,6 +266,7 @@ def check_customer(c: CustomerIn) -> CustomerIn:
         inv = invoices.get(p.invoice_id)
         if inv is None:
             raise _rule("unknown_invoice", f"payments[{k}].invoice_id")
+        _plausible(p.payment_date, f"payments[{k}].payment_date", window)
         if p.payment_date < inv.invoice_date:
             raise _rule("payment_before_invoice", f"payments[{k}].payment_date")
         if p.payment_id is not None:
@@ -250,11 +276,13 @@ def check_customer(c: CustomerIn) -> CustomerIn:
     for k, r in enumerate(c.reminders):
         if r.invoice_id not in invoices:
             raise _rule("unknown_invoice", f"reminders[{k}].invoice_id")
+        _plausible(r.sent_date, f"reminders[{k}].sent_date", window)
     return c
 
 
 def check_request(req: ScoreRequest) -> ScoreRequest:
-    """Ids unique across the request (customers, and invoices as in one contract table)."""
+    """Plausible as-of; ids unique across the request (customers, and invoices as in one table)."""
+    _plausible(req.as_of, "as_of", plausible_date_window())
     customers: set[str] = set()
     invoices: set[str] = set()
     for i, c in enumerate(req.customers):

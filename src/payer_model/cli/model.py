@@ -231,6 +231,9 @@ def promote(
     cfg, _ = load_config(config)
     registry.configure(tracking_uri())
     out = registry.promote(model or cfg.registered_model, version, force=force)
+    if not out["changed"]:
+        console.print(out["message"], highlight=False)
+        return out
     console.print(
         f"champion -> version {out['version']} (was {out['previous_champion']}); "
         f"forced: {out['forced']}",

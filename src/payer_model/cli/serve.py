@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +20,8 @@ from rich.table import Table
 from payer_model.cli.common import JsonOpt, app, command, console, settings
 
 SERVICE = "serving.service:PayerModelService"
+STOP_GRACE_S = 20.0
+log = logging.getLogger(__name__)
 
 
 def serve_command(port: int, host: str, working_dir: Path) -> list[str]:
@@ -58,11 +65,80 @@ def serve(
             "[yellow]warning:[/] no PAYER_API_KEYS / PAYER_API_KEYS_FILE set: "
             "every API call will be refused (401)"
         )
+    from payer_model.config import ConfigError, configured_api_keys
+
+    try:
+        configured_api_keys(settings())
+    except ConfigError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
     cmd = serve_command(port, host, working_dir)
     env = {**os.environ} | ({"PAYER_WORKERS": str(workers)} if workers else {})
     n = workers or settings().workers or os.cpu_count()
     console.print(f"serving on http://{host}:{port} with {n} worker(s)", highlight=False)
-    raise typer.Exit(subprocess.call(cmd, env=env))
+    raise typer.Exit(run_server(cmd, env))
+
+
+def run_server(cmd: list[str], env: dict[str, str]) -> int:
+    """Run ``bentoml serve`` in its own process group; stop all of it when this one stops.
+
+    SIGTERM, SIGINT and SIGHUP are forwarded to the whole group (the BentoML arbiter and its
+    workers); once the arbiter exits, anything left of the group gets SIGKILL after
+    :data:`STOP_GRACE_S`. Each server gets its own BentoML home (and so its own Prometheus
+    multiprocess folder) holding its rate-limit file too (unless ``PAYER_RATE_LIMIT_DB``
+    is set), removed at exit: servers on one host never share metrics files.
+
+    Returns:
+        The exit status of ``bentoml serve``.
+    """
+    home = tempfile.mkdtemp(prefix="payer-serve-")
+    env = env | {"BENTOML_HOME": home}
+    if not env.get("PAYER_RATE_LIMIT_DB"):
+        env["PAYER_RATE_LIMIT_DB"] = os.path.join(home, "ratelimit.db")
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+
+    def forward(signum, _frame) -> None:
+        _signal_group(proc.pid, signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED}
+    try:
+        while True:
+            try:
+                rc = proc.wait()
+                break
+            except KeyboardInterrupt:  # pragma: no cover - SIGINT is forwarded, not raised
+                continue
+    finally:
+        _stop_group(proc.pid)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        shutil.rmtree(home, ignore_errors=True)
+    return rc
+
+
+_FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def _signal_group(pgid: int, signum: int) -> bool:
+    """Send ``signum`` to a process group; False when no process of it is left."""
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _stop_group(pgid: int) -> None:
+    """SIGTERM what is left of the group, then SIGKILL after the grace period."""
+    if not _signal_group(pgid, signal.SIGTERM):
+        return
+    deadline = time.monotonic() + STOP_GRACE_S
+    while time.monotonic() < deadline:
+        if not _signal_group(pgid, 0):
+            return
+        time.sleep(0.2)
+    log.warning("bentoml serve workers still running after %.0f s: killed", STOP_GRACE_S)
+    _signal_group(pgid, signal.SIGKILL)
 
 
 @app.command()

@@ -18,8 +18,9 @@ Accepted value formats (anything else is quarantined, never guessed):
 
 * Dates: year first only. ``yyyy-mm-dd`` (also ``/`` or ``.`` as separator), optionally with
   a time ``HH:MM[:SS[.fff]]`` and a ``Z``/``+hh:mm`` offset (ignored: the wall-clock date is
-  kept), and ``yyyymmdd``. Years outside 1900-2199 are ``date_out_of_range``. ``d/m/Y`` vs
-  ``m/d/Y`` is ambiguous and left to an importer. Output dates are ``datetime64[us]`` at
+  kept), and ``yyyymmdd``. Dates before 1990-01-01 or more than a year after today are
+  ``date_out_of_range`` (:func:`payer_model.data.parsing.check_plausible_date`). ``d/m/Y``
+  vs ``m/d/Y`` is ambiguous and left to an importer. Output dates are ``datetime64[us]`` at
   midnight.
 * Numbers: ``1234.5``, ``-1234.5``, ``1e3``, ``1,234.50``, ``1.234,50``, ``1234,5``,
   ``1 234,50`` (space, no-break space or apostrophe between thousand groups), ``1234.50-``

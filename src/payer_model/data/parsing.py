@@ -19,11 +19,14 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
+from payer_model.config import plausible_date_window
 from payer_model.data.schema import DATE_DTYPE
 
 __all__ = [
     "DateFormatError",
+    "ImplausibleDateError",
     "blank_as_na",
+    "check_plausible_date",
     "iso_dates",
     "normalise_number",
     "parse_booleans",
@@ -35,9 +38,35 @@ __all__ = [
     "to_token",
 ]
 
-_MIN_YEAR, _MAX_YEAR = 1900, 2199
 _BOOL_TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0"})
 _BOOL_FALSE = frozenset({"false", "f", "no", "n", "0", "0.0", ""})
+
+
+class ImplausibleDateError(ValueError):
+    """A date outside the plausible window; ``str(e)`` names the field and the window."""
+
+
+def check_plausible_date(
+    value: dt.date | None, field: str, *, window: tuple[dt.date, dt.date] | None = None
+) -> None:
+    """Refuse a business date outside :func:`payer_model.config.plausible_date_window`.
+
+    The one plausible-date rule: the API's IO models, the contract and the importers (via
+    :func:`parse_dates`) and live events call it. None passes (optional dates).
+
+    Raises:
+        ImplausibleDateError: ``value`` is before the earliest or after the latest date.
+    """
+    if value is None:
+        return
+    lo, hi = window or plausible_date_window()
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if not lo <= value <= hi:
+        raise ImplausibleDateError(
+            f"{field}: {value.isoformat()} is outside the plausible dates "
+            f"{lo.isoformat()} .. {hi.isoformat()} (1990 to one year from today)"
+        )
 
 
 class DateFormatError(ValueError):
@@ -115,13 +144,18 @@ def _ymd(value: str) -> str | None:
     return f"{year}{int(month):02d}{int(day):02d}"
 
 
-def parse_dates(orig: pd.Series, text: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+def parse_dates(
+    orig: pd.Series, text: pd.Series, window: tuple[dt.date, dt.date] | None = None
+) -> tuple[pd.Series, np.ndarray, np.ndarray]:
     """Parse a date column.
 
     Returns:
         Dates at midnight (``datetime64[us]``, NaT when missing or bad), the unparseable
-        mask and the out-of-range mask.
+        mask and the out-of-range mask: dates outside the plausible window
+        (:func:`payer_model.config.plausible_date_window`, the rule of
+        :func:`check_plausible_date`).
     """
+    lo, hi = window or plausible_date_window()
     if pd.api.types.is_datetime64_any_dtype(orig.dtype):
         values = orig
         if getattr(values.dt, "tz", None) is not None:
@@ -137,15 +171,14 @@ def parse_dates(orig: pd.Series, text: pd.Series) -> tuple[pd.Series, np.ndarray
         far = np.zeros(len(text), dtype=bool)  # accepted layout, year out of range
         if rest.any():
             ymd = [_ymd(v) for v in text[rest].tolist()]
-            years = np.array([int(x[:4]) if x else _MIN_YEAR for x in ymd])
-            far[rest] = (years < _MIN_YEAR) | (years > _MAX_YEAR)
+            years = np.array([int(x[:4]) if x else lo.year for x in ymd])
+            far[rest] = (years < lo.year) | (years > hi.year)
             ymd = [None if f else x for x, f in zip(ymd, far[rest], strict=True)]
             slow = pd.to_datetime(pd.Series(ymd, dtype=object), format="%Y%m%d", errors="coerce")
             values[rest] = slow.astype(DATE_DTYPE).to_numpy()
         unparseable = filled & values.isna().to_numpy(bool) & ~far
-    year = values.dt.year
-    out_of_range = (values.notna() & ((year < _MIN_YEAR) | (year > _MAX_YEAR))).to_numpy(bool)
-    out_of_range = out_of_range | far
+    plausible = (values >= pd.Timestamp(lo)) & (values <= pd.Timestamp(hi))
+    out_of_range = (values.notna() & ~plausible).to_numpy(bool) | far
     values = values.where(~out_of_range)
     return values.astype(DATE_DTYPE).reset_index(drop=True), unparseable, out_of_range
 

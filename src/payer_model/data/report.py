@@ -26,7 +26,9 @@ __all__ = [
 REASONS: dict[str, str] = {
     "missing_value:<col>": "a required value is empty",
     "unparseable_date:<col>": "not a year-first date (yyyy-mm-dd, yyyymmdd, optional time)",
-    "date_out_of_range:<col>": "a date before 1900 or after 2199",
+    "date_out_of_range:<col>": "a date before 1990-01-01 or more than a year after today",
+    "date_out_of_range": "a date before 1990-01-01 or more than a year after today",
+    "amount_out_of_range": "an amount beyond 1e12 in absolute value (not a real amount)",
     "unparseable_number:<col>": "not a number (or an ambiguous 1,234 / 1.234 in a mixed file)",
     "wrong_field_count": "the CSV line has more or fewer fields than the header",
     "zero_amount": "invoice or credit-note amount is 0",
@@ -184,6 +186,14 @@ class ImportReport:
                 f"{self.quarantined[t]:,} quarantined, {self.duplicates.get(t, 0):,} duplicates"
                 + (f", {self.derived[t]:,} derived" if self.derived.get(t) else "")
             )
+        for t in ("invoices", "customers"):
+            dups, kept = self.duplicates.get(t, 0), self.rows_out.get(t, 0)
+            if dups and dups >= kept:
+                out.append(
+                    f"warning: {dups:,} of the {self.rows_in.get(t, 0):,} {t} rows are exact "
+                    f"duplicates of an earlier row; only {kept:,} distinct row(s) left: "
+                    "check the export (a repeated page or join?)"
+                )
         for reason, n in sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0])):
             out.append(f"quarantined {reason}: {n:,}")
         out.extend(f"note: {n}" for n in self.notes)

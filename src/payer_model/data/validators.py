@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from payer_model.config import MAX_AMOUNT
 from payer_model.data.parsing import blank_as_na, parse_booleans, to_token
 from payer_model.data.rules import (
     Check,
@@ -49,6 +50,11 @@ __all__ = [
 ]
 
 
+def _within_max_amount(s: pd.Series) -> pd.Series:
+    """False where a number is beyond :data:`payer_model.config.MAX_AMOUNT` (or infinite)."""
+    return ~(s.abs() > MAX_AMOUNT)
+
+
 def validate_customers(tbl: PreparedTable, notes: list[str]) -> Outcome:
     """Validate the customers table (ids, types, terms, limits; PII columns kept as text)."""
     masks = base_masks(tbl, CUSTOMER_REQUIRED)
@@ -71,7 +77,10 @@ def validate_customers(tbl: PreparedTable, notes: list[str]) -> Outcome:
             {
                 "customer_id": [("duplicate_customer_id", not_dup)],
                 "customer_type": [("unknown_customer_type", is_in(CUSTOMER_TYPES))],
-                "credit_limit": [("negative_credit_limit", lambda s: ~(s < 0))],
+                "credit_limit": [
+                    ("negative_credit_limit", lambda s: ~(s < 0)),
+                    ("amount_out_of_range", _within_max_amount),
+                ],
                 "payment_terms_days": [("negative_payment_terms", lambda s: ~(s < 0))],
             },
             [],
@@ -148,7 +157,10 @@ def _invoice_rules(customer_ids: pd.Index | None) -> tuple[dict[str, list[Check]
                 lambda s: s.str.fullmatch(r"[A-Z]{3}").fillna(False).astype(bool),
             )
         ],
-        "amount": [("zero_amount", lambda s: ~(s == 0))],
+        "amount": [
+            ("zero_amount", lambda s: ~(s == 0)),
+            ("amount_out_of_range", _within_max_amount),
+        ],
         "invoice_date": [],
         "due_date": [],
     }
@@ -180,6 +192,9 @@ def validate_invoices(
             {"amount": "float64", "invoice_date": DATE_DTYPE, "due_date": DATE_DTYPE},
         )
     )
+    paid_far = ~_within_max_amount(nums["paid_amount"]).to_numpy(bool)
+    if paid_far.any():  # the same bound on the paid amount
+        masks["amount_out_of_range"] = masks.get("amount_out_of_range", paid_far) | paid_far
     clean = pd.DataFrame(
         {
             "invoice_id": typed["invoice_id"].astype(str),
@@ -259,7 +274,10 @@ def validate_payments(tbl: PreparedTable, invoices: pd.DataFrame, notes: list[st
             {
                 "payment_id": [("duplicate_payment_id", not_dup)],
                 "invoice_id": [("unknown_invoice", is_in(inv_customer.index))],
-                "amount": [("non_positive_amount", lambda s: ~(s <= 0))],
+                "amount": [
+                    ("non_positive_amount", lambda s: ~(s <= 0)),
+                    ("amount_out_of_range", _within_max_amount),
+                ],
             },
             [
                 ("customer_mismatch", _mismatch_check),

@@ -133,10 +133,11 @@ def _log_and_register(
     return {"run_id": run_id, "model_version": str(mv.version), "alias": alias}
 
 
-def _pyfunc():
-    from payer_model.adapters.pyfunc import InvoiceLatePyfunc
+def _pyfunc() -> str:
+    """The invoice model's code file: logged as "models from code", no pickle."""
+    from payer_model.adapters import pyfunc_invoice_code
 
-    return InvoiceLatePyfunc()
+    return pyfunc_invoice_code.__file__
 
 
 def train_invoices(

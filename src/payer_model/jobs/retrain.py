@@ -50,10 +50,54 @@ def tables_as_of(
 
 
 def find_run(experiment: str, fingerprint: str, chash: str) -> dict[str, Any] | None:
-    """Latest finished run with these ``data_fingerprint`` and ``config_hash`` tags."""
+    """Latest finished run of this data and config, by ``retrain`` or by ``train``/``demo``.
+
+    A retrain run carries both tags. A ``train`` run carries the data fingerprint only; its
+    config is the ``config/resolved.yaml`` it logged, hashed as :func:`config_hash` does.
+    """
     from payer_model.adapters import tracking
 
-    return tracking.find_run(experiment, {"data_fingerprint": fingerprint, "config_hash": chash})
+    tagged = tracking.find_run(experiment, {"data_fingerprint": fingerprint, "config_hash": chash})
+    if tagged is not None:
+        return tagged
+    for run in tracking.find_runs(experiment, {"data_fingerprint": fingerprint}):
+        if "config_hash" not in run["tags"] and _logged_config_hash(run["run_id"]) == chash:
+            return run
+    return None
+
+
+def _logged_config_hash(run_id: str) -> str | None:
+    """:func:`config_hash` of the resolved config a run logged (None when unreadable)."""
+    import yaml
+
+    from payer_model.adapters import registry
+    from payer_model.config import TrainConfig
+
+    try:
+        raw = yaml.safe_load(registry.run_artifact_text(run_id, "config/resolved.yaml"))
+        return config_hash(TrainConfig.model_validate(raw))
+    except Exception as exc:  # a run without a readable config is simply not a match
+        log.info("run %s: no readable config/resolved.yaml (%s)", run_id, exc)
+        return None
+
+
+def _earlier_result(previous: dict[str, Any], name: str) -> dict[str, Any]:
+    """What an earlier run of the same data and config decided (reused, nothing registered)."""
+    from payer_model.adapters import registry, tracking
+
+    tags = previous["tags"]
+    version, decision = tags.get("model_version"), tags.get("retrain_decision")
+    if version is None:  # a train/demo run: find what it registered
+        versions = registry.versions_of_run(name, previous["run_id"])
+        version = next((v for v, t in versions if t.get("kind") != "rule"), None)
+        champion = registry.alias_version(name, registry.CHAMPION)
+        champ = None if champion is None else str(champion.version)
+        decision = "promoted" if version is not None and version == champ else "kept_champion"
+        tracking.tag_run(
+            previous["run_id"],
+            {"config_hash": tags.get("config_hash") or "", "model_version": version or ""},
+        )
+    return {"model_version": version, "decision": decision, "gate": tags.get("gate")}
 
 
 def _record_decision(
@@ -113,22 +157,23 @@ def retrain(
     registry.configure(tracking_uri)
     previous = find_run(cfg.experiment, fingerprint, chash)
     if previous is not None:
-        tags = previous["tags"]
         log.info(
             "retrain: data %s and config %s already trained in run %s",
             fingerprint,
             chash,
             previous["run_id"],
         )
+        previous["tags"].setdefault("config_hash", chash)
+        earlier = _earlier_result(previous, cfg.registered_model)
         return {
             "reused": True,
             "run_id": previous["run_id"],
-            "model_version": tags.get("model_version"),
-            "promoted": tags.get("retrain_decision") == "promoted",
-            "decision": tags.get("retrain_decision"),
+            "model_version": earlier["model_version"],
+            "promoted": earlier["decision"] == "promoted",
+            "decision": earlier["decision"],
             "data_fingerprint": fingerprint,
             "config_hash": chash,
-            "gate": tags.get("gate"),
+            "gate": earlier["gate"],
         }
     metrics = train(data, cfg, tracking_uri=tracking_uri, config_path=config_path)
     decision = "promoted" if metrics["promoted"] else "kept_champion"
