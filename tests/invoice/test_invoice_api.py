@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from payer_model.api import engine as engine_module
+from payer_model.api import invoices as invoices_module
 from payer_model.api.engine import ScoringEngine
 from payer_model.api.models import ScoreRequest, ScoreResponse
 from payer_model.config import InvoiceConfig, TrainConfig
@@ -79,7 +79,7 @@ def test_score_returns_open_invoices_like_batch(setup):
 
 def test_open_invoices_are_bounded_and_can_be_left_out(setup, monkeypatch):
     eng, tables, _, _ = setup
-    monkeypatch.setattr(engine_module, "MAX_INVOICE_RESULTS", 1)
+    monkeypatch.setattr(invoices_module, "MAX_INVOICE_RESULTS", 1)
     got = eng.score(_request(tables))
     assert all(len(r["open_invoices"]) <= 1 for r in got["results"])
     assert any(r["open_invoices_total"] > 1 for r in got["results"])

@@ -16,12 +16,12 @@ from payer_model.api.live import LiveApi
 from payer_model.config import Settings
 from payer_model.live.convert import events_from_tables
 
-AUTH = {"Authorization": "Bearer live-key"}
+AUTH = {"Authorization": "Bearer live-key-0123456789"}
 
 
 @pytest.fixture
 def client(tmp_path, monkeypatch, scorer, live_tables, live_as_of):
-    monkeypatch.setenv("PAYER_API_KEYS", "live-key")
+    monkeypatch.setenv("PAYER_API_KEYS", "live-key-0123456789")
     monkeypatch.setenv("PAYER_LEDGER_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
     monkeypatch.setenv("PAYER_RATE_LIMIT_PER_MIN", "100000")
     monkeypatch.setenv("PAYER_RATE_LIMIT_BURST", "1000")

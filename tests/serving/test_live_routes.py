@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from serving_helpers import AUTH, load_service
+from serving_helpers import AUTH, KEY, load_service
 from starlette.testclient import TestClient
 
 from payer_model.live.convert import events_from_tables
@@ -15,7 +15,7 @@ def test_events_in_customer_state_out(champion_store, portfolio_tables, as_of, t
     mp = pytest.MonkeyPatch()
     for k, v in {
         "PAYER_TRACKING_URI": champion_store["PAYER_TRACKING_URI"],
-        "PAYER_API_KEYS": "test-key-1",
+        "PAYER_API_KEYS": KEY,
         "PAYER_AUDIT_DB": str(tmp_path / "audit.db"),
         "PAYER_LEDGER_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
         "PAYER_RATE_LIMIT_PER_MIN": "100000",

@@ -21,8 +21,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from payer_model.api.invoices import InvoiceSlot
 from payer_model.api.errors import ApiError, clean_value
+from payer_model.api.invoices import InvoiceSlot
 from payer_model.api.models import (
     MAX_CUSTOMERS,
     MAX_INVOICES,

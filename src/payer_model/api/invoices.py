@@ -6,7 +6,12 @@ import logging
 from datetime import date
 from typing import Any
 
-from payer_model.api.models import MAX_INVOICE_RESULTS, InvoicePrediction, ScoreRequest, request_tables
+from payer_model.api.models import (
+    MAX_INVOICE_RESULTS,
+    InvoicePrediction,
+    ScoreRequest,
+    request_tables,
+)
 
 log = logging.getLogger(__name__)
 
