@@ -19,14 +19,13 @@ or to :mod:`.spark`, and :mod:`.online` computes the same features in memory for
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import date
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from payer_model.config import LabelConfig
 from payer_model.features.asof import open_at_sql
 from payer_model.features.definitions import (
     CATEGORICAL_FEATURES,
@@ -35,7 +34,6 @@ from payer_model.features.definitions import (
     NUMERIC_FEATURES,
     WORSE_WHEN_HIGHER,
 )
-from payer_model.features.labels import previous_period
 from payer_model.features.sqldialect import render
 
 log = logging.getLogger(__name__)
@@ -46,7 +44,6 @@ __all__ = [
     "KEY_COLUMNS",
     "NUMERIC_FEATURES",
     "WORSE_WHEN_HIGHER",
-    "build_features_duckdb",
     "connect",
     "finalise_features",
     "feature_sql",
@@ -130,8 +127,8 @@ wo_ev AS (
 -- ... then a customer x cutoff grid accumulates them with window sums
 grid AS (
     SELECT f.customer_id, c.k, c.t
-    FROM (SELECT customer_id, min(invoice_date) AS first_inv FROM real_inv GROUP BY ALL) f
-    JOIN cut c ON f.first_inv < c.t
+    FROM (SELECT customer_id, min(k) AS k0 FROM inv_ev GROUP BY ALL) f
+    JOIN cut c ON c.k >= f.k0
 ),
 life AS (
     SELECT g.customer_id, g.k, g.t,
@@ -160,14 +157,20 @@ life AS (
     WINDOW w AS (PARTITION BY g.customer_id ORDER BY g.k
                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ),
--- bounded window of payments: exact quantiles, recent means, the last five payments
+-- bounded window of payments: exact quantiles, recent means, the last five payments.
+-- Payments that any cutoff's window can see are ranked once per customer (paid_date,
+-- invoice_id); the last five before T are the five ranks up to the last one in T's window.
+paid_rank AS (
+    SELECT i.customer_id, i.amount, i.paid_date, DDIFF(i.paid_date, i.due_date) AS dl,
+        row_number() OVER (PARTITION BY i.customer_id
+                           ORDER BY i.paid_date, i.invoice_id) AS r
+    FROM real_inv i JOIN (SELECT min(t) - {window_days} AS lo, max(t) AS hi FROM cut) b
+      ON i.paid_date >= b.lo AND i.paid_date < b.hi
+),
 paid_win AS (
-    SELECT i.customer_id, c.k, c.t, i.amount, i.paid_date,
-        DDIFF(i.paid_date, i.due_date) AS dl,
-        row_number() OVER (PARTITION BY i.customer_id, c.k
-                           ORDER BY i.paid_date DESC, i.invoice_id DESC) AS rn
-    FROM real_inv i JOIN cut c
-      ON i.paid_date < c.t AND i.paid_date >= c.t - {window_days}
+    SELECT p.customer_id, c.k, c.t, p.amount, p.paid_date, p.dl, p.r
+    FROM paid_rank p JOIN cut c
+      ON p.paid_date < c.t AND p.paid_date >= c.t - {window_days}
 ),
 win AS (
     SELECT customer_id, k,
@@ -176,11 +179,22 @@ win AS (
         QCONT(dl, 0.5) AS median_days_late_12m,
         QCONT(dl, 0.9) AS p90_days_late_12m,
         max(dl) AS max_days_late_12m,
-        avg(dl) FILTER (WHERE rn <= 5) AS last5_mean_days_late,
+        max(r) AS r_last,
         avg(dl) FILTER (WHERE paid_date >= t - {trend_days}) AS mean_days_late_90d,
         avg(dl) FILTER (WHERE paid_date < t - {trend_days}
                           AND paid_date >= t - 2 * {trend_days}) AS mean_days_late_prev90d
     FROM paid_win GROUP BY ALL
+),
+last5 AS (
+    SELECT x.customer_id, x.k, avg(p.dl) AS last5_mean_days_late
+    FROM (
+        SELECT w.customer_id, w.k, c.t, w.r_last - o.j AS r
+        FROM win w JOIN cut c ON c.k = w.k
+        CROSS JOIN (VALUES (0), (1), (2), (3), (4)) AS o(j)
+    ) x
+    JOIN paid_rank p ON p.customer_id = x.customer_id AND p.r = x.r
+    WHERE p.paid_date >= x.t - {window_days}
+    GROUP BY x.customer_id, x.k
 ),
 inv_win AS (
     SELECT i.customer_id, c.k,
@@ -264,7 +278,7 @@ SELECT
     w.median_days_late_12m,
     w.p90_days_late_12m,
     CAST(w.max_days_late_12m AS DOUBLE) AS max_days_late_12m,
-    w.last5_mean_days_late,
+    l5.last5_mean_days_late,
     w.mean_days_late_90d,
     w.mean_days_late_prev90d,
     w.mean_days_late_90d - w.mean_days_late_prev90d AS trend_days_late,
@@ -306,6 +320,7 @@ SELECT
     coalesce(cu.country, 'unknown') AS country
 FROM life l
 LEFT JOIN win w USING (customer_id, k)
+LEFT JOIN last5 l5 USING (customer_id, k)
 LEFT JOIN inv_win v USING (customer_id, k)
 LEFT JOIN expo e USING (customer_id, k)
 LEFT JOIN rem r USING (customer_id, k)
@@ -314,12 +329,21 @@ ORDER BY l.t, l.customer_id
 """
 
 
-def feature_sql(window_days: int = 365, trend_days: int = 90, dialect: str = "duckdb") -> str:
-    """The feature query over the ``*_in`` views, rendered for one SQL engine."""
+def feature_sql(
+    window_days: int = 365,
+    trend_days: int = 90,
+    dialect: str = "duckdb",
+    *,
+    one_cutoff: bool = False,
+) -> str:
+    """The feature query over the ``*_in`` views, rendered for one SQL engine.
+
+    ``one_cutoff`` renders the plan for a single cutoff (see :func:`.sqldialect.render`).
+    """
     sql = _SQL.format(
         window_days=int(window_days), trend_days=int(trend_days), open_at=open_at_sql("i", "c.t")
     )
-    return render(sql, dialect)
+    return render(sql, dialect, one_cutoff=one_cutoff)
 
 
 def as_timestamps(as_of: date | str | pd.Timestamp | Iterable) -> pd.DatetimeIndex:
@@ -359,7 +383,7 @@ def connect_from_settings(settings=None):
     return connect(settings.duckdb_temp_dir, settings.duckdb_memory_limit)
 
 
-def _resource_error(con, exc: Exception) -> FeatureResourceError | None:
+def resource_error(con, exc: Exception) -> FeatureResourceError | None:
     """A clear one-line error for out-of-memory / out-of-disk, None for other errors."""
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if isinstance(exc, duckdb.IOException) and not any(
@@ -442,58 +466,3 @@ def finalise_features(out: pd.DataFrame, prev: pd.DataFrame) -> pd.DataFrame:
     for col in CATEGORICAL_FEATURES:
         out[col] = out[col].astype(str)
     return out
-
-
-def build_features_duckdb(
-    invoices: pd.DataFrame,
-    as_of: date | str | Sequence,
-    *,
-    customers: pd.DataFrame | None = None,
-    payments: pd.DataFrame | None = None,
-    reminders: pd.DataFrame | None = None,
-    window_days: int = 365,
-    trend_days: int = 90,
-    labels: LabelConfig | None = None,
-    con=None,
-) -> pd.DataFrame:
-    """Customer features as of one or many cutoffs with the embedded DuckDB engine.
-
-    Callers use :func:`payer_model.features.compute` (or ``build_features``), which picks
-    the engine; the arguments are those of :func:`payer_model.features.dispatch.build_features`.
-
-    Returns:
-        One row per customer and cutoff for customers with at least one invoice before the
-        cutoff, columns ``FEATURE_COLUMNS``.
-    """
-    cutoffs = as_timestamps(as_of)
-    own = con is None
-    con = con or connect()
-    try:
-        con.register("invoices_in", invoices_frame(invoices))
-        con.register("customers_in", customers_frame(customers, invoices))
-        pay = payments if payments is not None and len(payments) else EMPTY_PAYMENTS
-        con.register("payments_in", pay[["invoice_id", "payment_date", "amount"]])
-        rem = reminders if reminders is not None and len(reminders) else EMPTY_REMINDERS
-        con.register("reminders_in", rem[["invoice_id", "sent_date"]])
-        con.register("cutoffs_in", pd.DataFrame({"as_of": cutoffs}))
-        out = _run(con, feature_sql(window_days, trend_days, "duckdb"))
-    finally:
-        for view in ("invoices_in", "customers_in", "payments_in", "reminders_in", "cutoffs_in"):
-            con.unregister(view)
-        if own:
-            con.close()
-    prev = previous_period(invoices, cutoffs, labels or LabelConfig())
-    out = finalise_features(out, prev)
-    return out[list(FEATURE_COLUMNS)].reset_index(drop=True)
-
-
-def _run(con, sql: str) -> pd.DataFrame:
-    try:
-        return con.execute(sql).df()
-    except (duckdb.OutOfMemoryException, duckdb.IOException) as exc:
-        if hasattr(con, "abort"):  # a failed streaming fetch leaves the result open
-            con.abort()
-        clear = _resource_error(con, exc)
-        if clear is None:
-            raise
-        raise clear from exc

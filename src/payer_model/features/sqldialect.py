@@ -10,7 +10,8 @@ differently are written as macros and expanded here:
 * ``TS(x)``: a date as a zone-less timestamp (``TIMESTAMP`` / ``TIMESTAMP_NTZ``);
 * ``ASOF_CUT(d)``: join each event to the first cutoff that sees it (``d < t``). DuckDB
   uses its ``ASOF JOIN``; Spark joins on the half-open interval ``[t_prev, t)`` of the small
-  (broadcast) cutoffs table, which gives the same single match.
+  (broadcast) cutoffs table, which gives the same single match. With one cutoff (scoring)
+  both become the filter ``d < t`` (``one_cutoff=True``).
 
 No other rewriting happens, so a feature change is one edit that both engines pick up.
 """
@@ -53,12 +54,16 @@ def _split_args(body: str) -> list[str]:
     return args
 
 
-def render(sql: str, dialect: str) -> str:
+def render(sql: str, dialect: str, *, one_cutoff: bool = False) -> str:
     """Expand the dialect macros of a shared SQL template.
 
     Args:
         sql: template text (already ``str.format``-ed with its parameters).
         dialect: ``"duckdb"`` or ``"spark"``.
+        one_cutoff: the query runs for a single cutoff (scoring): ``ASOF_CUT(d)`` becomes
+            the plain filter ``d < t`` against that cutoff, which selects the same rows as
+            the ASOF join (the first cutoff that sees ``d`` is the only one) without its
+            sort.
 
     Returns:
         SQL for that engine.
@@ -69,6 +74,8 @@ def render(sql: str, dialect: str) -> str:
     if dialect not in _MACROS:
         raise ValueError(f"unknown SQL dialect {dialect!r}; expected one of {DIALECTS}")
     macros = _MACROS[dialect]
+    if one_cutoff:
+        macros = {**macros, "ASOF_CUT": lambda d: f"JOIN cut c ON {d} < c.t"}
     out: list[str] = []
     pos = 0
     while m := _CALL.search(sql, pos):
@@ -78,7 +85,7 @@ def render(sql: str, dialect: str) -> str:
             i += 1
         if depth:
             raise ValueError(f"unbalanced macro call at: {sql[m.start() : m.start() + 60]!r}")
-        args = [render(a, dialect) for a in _split_args(sql[m.end() : i - 1])]
+        args = [render(a, dialect, one_cutoff=one_cutoff) for a in _split_args(sql[m.end() : i - 1])]
         out.append(sql[pos : m.start()])
         out.append(macros[m.group(1)](*args))
         pos = i
