@@ -80,7 +80,9 @@ def table_files(folder: str | Path) -> dict[str, Path]:
     return out
 
 
-def _reader(path: Path) -> str:
+def file_relation(path: str | Path) -> str:
+    """The DuckDB table function that reads one Parquet or CSV file."""
+    path = Path(path)
     text = str(path).replace("'", "''")
     name = path.name.lower()
     if name.endswith((".parquet", ".pq")):
@@ -91,7 +93,7 @@ def _reader(path: Path) -> str:
 
 
 def _file_view(con, name: str, path: Path) -> str:
-    reader = _reader(path)
+    reader = file_relation(path)
     described = con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
     present = {str(r[0]).lower(): str(r[0]) for r in described}
     missing = [c for c in REQUIRED[name] if c not in present]
