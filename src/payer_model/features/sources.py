@@ -88,7 +88,8 @@ def file_relation(path: str | Path) -> str:
     if name.endswith((".parquet", ".pq")):
         return f"read_parquet('{text}')"
     if name.endswith((".csv", ".csv.gz", ".tsv", ".txt")):
-        return f"read_csv('{text}', header = true)"
+        # every column as text: ids keep leading zeros; the view casts each column
+        return f"read_csv('{text}', header = true, all_varchar = true)"
     raise ValueError(f"{path}: unsupported file type for features (use Parquet or CSV)")
 
 
