@@ -132,23 +132,23 @@ grid AS (
 ),
 life AS (
     SELECT g.customer_id, g.k, g.t,
-        sum(coalesce(p.paid_n, 0)) OVER w AS paid_n,
-        sum(coalesce(p.paid_amt, 0)) OVER w AS paid_amt,
-        sum(coalesce(p.late_amt, 0)) OVER w AS late_amt,
-        sum(coalesce(p.dtp_amt, 0)) OVER w AS dtp_amt,
-        sum(coalesce(p.late0_n, 0)) OVER w AS late0_n,
-        sum(coalesce(p.late15_n, 0)) OVER w AS late15_n,
-        sum(coalesce(p.late30_n, 0)) OVER w AS late30_n,
-        max(p.max_late) OVER w AS max_late,
-        max(p.last_paid) OVER w AS last_paid,
-        sum(coalesce(v.inv_n, 0)) OVER w AS inv_n,
-        sum(coalesce(v.inv_amt, 0)) OVER w AS inv_amt,
-        sum(coalesce(v.terms_sum, 0)) OVER w AS terms_sum,
-        min(v.first_inv) OVER w AS first_inv,
-        max(v.last_inv) OVER w AS last_inv,
-        sum(coalesce(d.disputes_n, 0)) OVER w AS disputes_n,
-        sum(coalesce(o.writeoffs_n, 0)) OVER w AS writeoffs_n,
-        sum(coalesce(o.writeoff_amt, 0)) OVER w AS writeoff_amt
+        CUMSUM(coalesce(p.paid_n, 0)) AS paid_n,
+        CUMSUM(coalesce(p.paid_amt, 0)) AS paid_amt,
+        CUMSUM(coalesce(p.late_amt, 0)) AS late_amt,
+        CUMSUM(coalesce(p.dtp_amt, 0)) AS dtp_amt,
+        CUMSUM(coalesce(p.late0_n, 0)) AS late0_n,
+        CUMSUM(coalesce(p.late15_n, 0)) AS late15_n,
+        CUMSUM(coalesce(p.late30_n, 0)) AS late30_n,
+        CUMMAX(p.max_late) AS max_late,
+        CUMMAX(p.last_paid) AS last_paid,
+        CUMSUM(coalesce(v.inv_n, 0)) AS inv_n,
+        CUMSUM(coalesce(v.inv_amt, 0)) AS inv_amt,
+        CUMSUM(coalesce(v.terms_sum, 0)) AS terms_sum,
+        CUMMIN(v.first_inv) AS first_inv,
+        CUMMAX(v.last_inv) AS last_inv,
+        CUMSUM(coalesce(d.disputes_n, 0)) AS disputes_n,
+        CUMSUM(coalesce(o.writeoffs_n, 0)) AS writeoffs_n,
+        CUMSUM(coalesce(o.writeoff_amt, 0)) AS writeoff_amt
     FROM grid g
     LEFT JOIN paid_ev p USING (customer_id, k)
     LEFT JOIN inv_ev v USING (customer_id, k)
@@ -158,17 +158,19 @@ life AS (
                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ),
 -- bounded window of payments: exact quantiles, recent means, the last five payments.
--- Payments that any cutoff's window can see are ranked once per customer (paid_date,
--- invoice_id); the last five before T are the five ranks up to the last one in T's window.
+-- Payments that any cutoff's window can see are ranked once per customer, latest first
+-- (paid_date, invoice_id). At the last cutoff the last five are ranks 1-5; at an earlier
+-- cutoff they are the five ranks from the first one in its window (LAST5_JOIN: a join
+-- that only the multi-cutoff plan runs).
 paid_rank AS (
     SELECT i.customer_id, i.amount, i.paid_date, DDIFF(i.paid_date, i.due_date) AS dl,
         row_number() OVER (PARTITION BY i.customer_id
-                           ORDER BY i.paid_date, i.invoice_id) AS r
+                           ORDER BY i.paid_date DESC, i.invoice_id DESC) AS rd
     FROM real_inv i JOIN (SELECT min(t) - {window_days} AS lo, max(t) AS hi FROM cut) b
       ON i.paid_date >= b.lo AND i.paid_date < b.hi
 ),
 paid_win AS (
-    SELECT p.customer_id, c.k, c.t, p.amount, p.paid_date, p.dl, p.r
+    SELECT p.customer_id, c.k, c.t, p.amount, p.paid_date, p.dl, p.rd
     FROM paid_rank p JOIN cut c
       ON p.paid_date < c.t AND p.paid_date >= c.t - {window_days}
 ),
@@ -179,7 +181,8 @@ win AS (
         QCONT(dl, 0.5) AS median_days_late_12m,
         QCONT(dl, 0.9) AS p90_days_late_12m,
         max(dl) AS max_days_late_12m,
-        max(r) AS r_last,
+        min(rd) AS rd_first,
+        avg(dl) FILTER (WHERE rd <= 5) AS last5_at_last_cutoff,
         avg(dl) FILTER (WHERE paid_date >= t - {trend_days}) AS mean_days_late_90d,
         avg(dl) FILTER (WHERE paid_date < t - {trend_days}
                           AND paid_date >= t - 2 * {trend_days}) AS mean_days_late_prev90d
@@ -188,11 +191,12 @@ win AS (
 last5 AS (
     SELECT x.customer_id, x.k, avg(p.dl) AS last5_mean_days_late
     FROM (
-        SELECT w.customer_id, w.k, c.t, w.r_last - o.j AS r
+        SELECT w.customer_id, w.k, c.t, w.rd_first + o.j AS rd
         FROM win w JOIN cut c ON c.k = w.k
         CROSS JOIN (VALUES (0), (1), (2), (3), (4)) AS o(j)
+        WHERE LAST5_JOIN(c.k < (SELECT max(k) FROM cut))
     ) x
-    JOIN paid_rank p ON p.customer_id = x.customer_id AND p.r = x.r
+    JOIN paid_rank p ON p.customer_id = x.customer_id AND p.rd = x.rd
     WHERE p.paid_date >= x.t - {window_days}
     GROUP BY x.customer_id, x.k
 ),
@@ -278,7 +282,8 @@ SELECT
     w.median_days_late_12m,
     w.p90_days_late_12m,
     CAST(w.max_days_late_12m AS DOUBLE) AS max_days_late_12m,
-    l5.last5_mean_days_late,
+    CASE WHEN l.k = (SELECT max(k) FROM cut) THEN w.last5_at_last_cutoff
+         ELSE l5.last5_mean_days_late END AS last5_mean_days_late,
     w.mean_days_late_90d,
     w.mean_days_late_prev90d,
     w.mean_days_late_90d - w.mean_days_late_prev90d AS trend_days_late,

@@ -11,7 +11,10 @@ differently are written as macros and expanded here:
 * ``ASOF_CUT(d)``: join each event to the first cutoff that sees it (``d < t``). DuckDB
   uses its ``ASOF JOIN``; Spark joins on the half-open interval ``[t_prev, t)`` of the small
   (broadcast) cutoffs table, which gives the same single match. With one cutoff (scoring)
-  both become the filter ``d < t`` (``one_cutoff=True``).
+  both become the filter ``d < t`` (``one_cutoff=True``);
+* ``CUMSUM/CUMMAX/CUMMIN(x)``: running aggregate over the cutoffs (``OVER w``), the value
+  itself with one cutoff; ``LAST5_JOIN(cond)``: a condition only the multi-cutoff plan needs
+  (``FALSE`` with one cutoff).
 
 No other rewriting happens, so a feature change is one edit that both engines pick up.
 """
@@ -29,15 +32,35 @@ _MACROS: dict[str, dict[str, Callable[..., str]]] = {
         "QCONT": lambda x, p: f"quantile_cont({x}, {p})",
         "TS": lambda x: f"CAST({x} AS TIMESTAMP)",
         "ASOF_CUT": lambda d: f"ASOF JOIN cut c ON {d} < c.t",
+        **{
+            name: (lambda agg: lambda x: f"{agg}({x}) OVER w")(agg)
+            for name, agg in (("CUMSUM", "sum"), ("CUMMAX", "max"), ("CUMMIN", "min"))
+        },
+        "LAST5_JOIN": lambda cond: cond,
     },
     "spark": {
         "DDIFF": lambda a, b: f"datediff({a}, {b})",
         "QCONT": lambda x, p: f"percentile({x}, {p})",
         "TS": lambda x: f"CAST({x} AS TIMESTAMP_NTZ)",
         "ASOF_CUT": lambda d: f"JOIN cut c ON {d} >= c.t_prev AND {d} < c.t",
+        **{
+            name: (lambda agg: lambda x: f"{agg}({x}) OVER w")(agg)
+            for name, agg in (("CUMSUM", "sum"), ("CUMMAX", "max"), ("CUMMIN", "min"))
+        },
+        "LAST5_JOIN": lambda cond: cond,
     },
 }
-_CALL = re.compile(r"\b(DDIFF|QCONT|TS|ASOF_CUT)\(")
+# One cutoff: each event is seen by that cutoff or not at all, so the ASOF join is a
+# filter, a running total over cutoffs is the value itself, and the join for the last five
+# payments at earlier cutoffs has nothing to do (a constant FALSE the planner prunes).
+_ONE_CUTOFF: dict[str, Callable[..., str]] = {
+    "ASOF_CUT": lambda d: f"JOIN cut c ON {d} < c.t",
+    "CUMSUM": lambda x: x,
+    "CUMMAX": lambda x: x,
+    "CUMMIN": lambda x: x,
+    "LAST5_JOIN": lambda cond: "FALSE",
+}
+_CALL = re.compile(r"\b(DDIFF|QCONT|TS|ASOF_CUT|CUMSUM|CUMMAX|CUMMIN|LAST5_JOIN)\(")
 
 
 def _split_args(body: str) -> list[str]:
@@ -75,7 +98,7 @@ def render(sql: str, dialect: str, *, one_cutoff: bool = False) -> str:
         raise ValueError(f"unknown SQL dialect {dialect!r}; expected one of {DIALECTS}")
     macros = _MACROS[dialect]
     if one_cutoff:
-        macros = {**macros, "ASOF_CUT": lambda d: f"JOIN cut c ON {d} < c.t"}
+        macros = {**macros, **_ONE_CUTOFF}
     out: list[str] = []
     pos = 0
     while m := _CALL.search(sql, pos):
