@@ -278,3 +278,42 @@ def pandas_features(
     out["as_of"] = t
     out = out.rename_axis("customer_id").reset_index()
     return out[list(FEATURE_COLUMNS)].sort_values("customer_id").reset_index(drop=True)
+
+
+def check_reference(customers: int = 2000) -> dict:
+    """The pandas reference and the file path against the DuckDB engine on a sample."""
+    import tempfile
+
+    from payer_model.config import TrainConfig
+    from payer_model.data.generate import generate_dataset, write_dataset
+    from payer_model.features import build_features, compute
+    from payer_model.features.definitions import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+    from payer_model.features.labels import data_range
+
+    tables = generate_dataset(customers, 24, seed=5)
+    as_of = data_range(tables["invoices"])[1]
+    kw = {k: tables[k] for k in ("customers", "payments", "reminders")}
+    ref = pandas_features(
+        tables["invoices"], tables["payments"], as_of,
+        customers=tables["customers"], reminders=tables["reminders"],
+    )  # fmt: skip
+    duck = build_features(tables["invoices"], as_of, **kw)
+    duck = duck.sort_values("customer_id").reset_index(drop=True)
+    assert list(ref["customer_id"]) == list(duck["customer_id"]), "customer sets differ"
+    diff = 0.0
+    for col in NUMERIC_FEATURES:
+        a, b = ref[col].to_numpy(float), duck[col].to_numpy(float)
+        assert (np.isnan(a) == np.isnan(b)).all(), f"{col}: missing values differ"
+        ok = ~np.isnan(a)
+        if ok.any():
+            diff = max(diff, float(np.max(np.abs(a[ok] - b[ok]) / np.maximum(1, np.abs(b[ok])))))
+    for col in CATEGORICAL_FEATURES:
+        assert (ref[col].astype(str) == duck[col].astype(str)).all(), f"{col} differs"
+    with tempfile.TemporaryDirectory() as tmp:
+        write_dataset(tables, tmp, fmt="parquet")
+        files = compute(tmp, as_of, TrainConfig()).sort_values("customer_id")
+        mem = compute(tables, as_of, TrainConfig()).sort_values("customer_id")
+        pd.testing.assert_frame_equal(
+            files.reset_index(drop=True), mem.reset_index(drop=True), rtol=1e-9
+        )
+    return {"max_rel_diff": diff, "columns": len(NUMERIC_FEATURES) + len(CATEGORICAL_FEATURES)}

@@ -80,13 +80,13 @@ def task_features(path: str, engine: str) -> dict:
 
     as_of = _as_of_files(path)
     load = 0.0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if engine == "pandas":
         from bench.pandas_reference import pandas_features
 
         tables = _load(Path(path))
         load = time.perf_counter() - t0
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = pandas_features(
             tables["invoices"],
             tables.get("payments"),
@@ -96,18 +96,23 @@ def task_features(path: str, engine: str) -> dict:
         )
     else:  # the files read in place: no pandas copy of the invoices
         out = compute(path, as_of, TrainConfig())
-    return {"seconds": time.perf_counter() - t0, "load_s": load, "rows": len(out)}
+    return {
+        "seconds": time.perf_counter() - t0,
+        "cpu_s": time.process_time() - c0,
+        "load_s": load,
+        "rows": len(out),
+    }
 
 
 def task_groupby(path: str) -> dict:
     import duckdb
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     n = duckdb.sql(
         f"SELECT customer_id, sum(amount) FROM read_parquet('{path}/invoices.parquet') "
         "GROUP BY customer_id"
     ).fetchall()
-    return {"seconds": time.perf_counter() - t0, "rows": len(n)}
+    return {"seconds": time.perf_counter() - t0, "cpu_s": time.process_time() - c0, "rows": len(n)}
 
 
 def task_snapshots(path: str, out: str) -> dict:
@@ -118,11 +123,11 @@ def task_snapshots(path: str, out: str) -> dict:
 
     end = _as_of_files(path).to_period("M").to_timestamp()
     cutoffs = list(pd.date_range(end=end, periods=12, freq="MS"))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     snap = build_snapshots(path, cutoffs, TrainConfig())
-    secs = time.perf_counter() - t0
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
     usable(snap).to_parquet(out, index=False)
-    return {"seconds": secs, "rows": len(snap), "cutoffs": len(cutoffs)}
+    return {"seconds": secs, "cpu_s": cpu, "rows": len(snap), "cutoffs": len(cutoffs)}
 
 
 def task_train(what: str, snap: str, model_dir: str, max_rows: int = 1_000_000) -> dict:
@@ -173,9 +178,9 @@ def task_score(path: str, model_dir: str, out: str, sample: int = 20_000) -> dic
 
     model = load_bundle(model_dir)
     as_of = _as_of_files(path)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = score_to_parquet(path, as_of, model, TrainConfig(), out, model_version="bench")
-    e2e = time.perf_counter() - t0
+    e2e, cpu = time.perf_counter() - t0, time.process_time() - c0
     feats = compute(path, as_of, TrainConfig())
     t0 = time.perf_counter()
     rated = rating_frame(model, feats)
@@ -204,6 +209,7 @@ def task_score(path: str, model_dir: str, out: str, sample: int = 20_000) -> dic
     same = np.mean([a == b for a, b in zip(*codes, strict=True)])
     return {
         "seconds": e2e,
+        "cpu_s": cpu,
         "customers": res["rows"],
         "feature_rows": len(feats),
         "model_rows_s": len(feats) / model_s,
@@ -213,48 +219,6 @@ def task_score(path: str, model_dir: str, out: str, sample: int = 20_000) -> dic
         "top3_same": float(same),
         "sample": len(rows),
     }
-
-
-def check_reference(customers: int = 2000) -> dict:
-    """The pandas reference and the file path against the DuckDB engine on a sample."""
-    import tempfile
-
-    import numpy as np
-    import pandas as pd
-
-    from bench.pandas_reference import pandas_features
-    from payer_model.config import TrainConfig
-    from payer_model.data.generate import generate_dataset, write_dataset
-    from payer_model.features import build_features, compute
-    from payer_model.features.definitions import CATEGORICAL_FEATURES, NUMERIC_FEATURES
-
-    tables = generate_dataset(customers, 24, seed=5)
-    as_of = _as_of(tables)
-    kw = {k: tables[k] for k in ("customers", "payments", "reminders")}
-    ref = pandas_features(
-        tables["invoices"], tables["payments"], as_of,
-        customers=tables["customers"], reminders=tables["reminders"],
-    )  # fmt: skip
-    duck = build_features(tables["invoices"], as_of, **kw)
-    duck = duck.sort_values("customer_id").reset_index(drop=True)
-    assert list(ref["customer_id"]) == list(duck["customer_id"]), "customer sets differ"
-    diff = 0.0
-    for col in NUMERIC_FEATURES:
-        a, b = ref[col].to_numpy(float), duck[col].to_numpy(float)
-        assert (np.isnan(a) == np.isnan(b)).all(), f"{col}: missing values differ"
-        ok = ~np.isnan(a)
-        if ok.any():
-            diff = max(diff, float(np.max(np.abs(a[ok] - b[ok]) / np.maximum(1, np.abs(b[ok])))))
-    for col in CATEGORICAL_FEATURES:
-        assert (ref[col].astype(str) == duck[col].astype(str)).all(), f"{col} differs"
-    with tempfile.TemporaryDirectory() as tmp:
-        write_dataset(tables, tmp, fmt="parquet")
-        files = compute(tmp, as_of, TrainConfig()).sort_values("customer_id")
-        mem = compute(tables, as_of, TrainConfig()).sort_values("customer_id")
-        pd.testing.assert_frame_equal(
-            files.reset_index(drop=True), mem.reset_index(drop=True), rtol=1e-9
-        )
-    return {"max_rel_diff": diff, "columns": len(NUMERIC_FEATURES) + len(CATEGORICAL_FEATURES)}
 
 
 TASKS = {
@@ -344,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one linear re
         help="measure sizes up to this many invoices only and extrapolate the rest "
         "(a shared machine); the portfolio scored keeps 1M customers with fewer months",
     )
+    ap.add_argument("--train-rows", type=int, default=1_000_000, help="snapshot rows to train on")
     opts = ap.parse_args(argv)
     scale = 0.1 if opts.quick else 1.0
     full = [int(s * scale) for s in (1_000_000, 3_000_000, 10_000_000)]
@@ -352,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one linear re
     score_customers = int(1_000_000 * scale)
     # 12 months x 0.6 invoices a month (7.2 invoices a customer); capped runs keep the
     # customers and shorten the history so the invoices stay under the cap
-    score_months = 12 if 7.2 * score_customers <= cap else max(3, int(cap / score_customers / 0.5))
+    score_months = 12 if 7.2 * score_customers <= cap else max(3, int(cap / score_customers / 0.6))
     os.environ.setdefault("PAYER_DUCKDB_MEMORY_LIMIT", "3GB")
     DATA.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -360,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one linear re
     print(f"machine: {machine}", file=sys.stderr)
 
     rows: list[tuple[str, str, str, str]] = []  # what, result, reference, target
+    from bench.pandas_reference import check_reference
+
     ref = check_reference()
     rows.append(
         (
@@ -385,9 +352,10 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one linear re
         rows.append(
             (
                 f"features, 1 as-of, {gen['invoices'] / 1e6:.2f}M invoices (Parquet in place)",
-                f"{duck['seconds']:.1f} s, {duck['peak_rss_gb']:.2f} GB RSS "
-                f"({duck['rows']:,} customers)",
-                f"pandas (52 features) {pand['seconds']:.1f} s + load {pand['load_s']:.1f} s / "
+                f"{duck['seconds']:.1f} s (CPU {duck['cpu_s']:.1f} s), "
+                f"{duck['peak_rss_gb']:.2f} GB RSS ({duck['rows']:,} customers)",
+                f"pandas, all features: {pand['seconds']:.1f} s (CPU {pand['cpu_s']:.1f} s) + "
+                f"load {pand['load_s']:.1f} s / "
                 f"{pand['peak_rss_gb']:.2f} GB ({speed:.1f}x); DuckDB group-by "
                 f"{grp['seconds']:.2f} s ({duck['seconds'] / grp['seconds']:.1f}x)",
                 "",
@@ -415,7 +383,12 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one linear re
             f"features at {last['n'] / 1e6:.2f}M vs the pandas reference",
             f"{last['speed']:.1f}x faster, {last['duck']['peak_rss_gb']:.2f} GB RSS",
             f"pandas {last['pand']['peak_rss_gb']:.2f} GB",
-            f">= 4x: {_verdict(4 / last['speed'], 1, 'x')}; <= 4 GB: "
+            (
+                f">= 4x: met ({last['speed']:.1f}x)"
+                if last["speed"] >= 4
+                else f">= 4x: MISSED by {4 / last['speed']:.1f}x ({last['speed']:.1f}x)"
+            )
+            + "; <= 4 GB: "
             f"{_verdict(last['duck']['peak_rss_gb'], 4, 'GB')}",
         )
     )
@@ -426,11 +399,12 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one linear re
     rows.append(
         (
             f"training set, 12 monthly cutoffs, {curve[-1][0] / 1e6:.2f}M invoices",
-            f"{snap['seconds']:.1f} s, {snap['peak_rss_gb']:.2f} GB ({snap['rows']:,} rows)",
+            f"{snap['seconds']:.1f} s (CPU {snap['cpu_s']:.1f} s), {snap['peak_rss_gb']:.2f} GB "
+            f"({snap['rows']:,} rows)",
             f"1 cutoff {one:.1f} s (x{snap['seconds'] / one:.1f} for 12 cutoffs)"
             + ("" if sizes == full else f"; linear to {target_n / 1e6:.1f}M: {snap_est:.0f} s"),
-            f"<= 60 s: {_verdict(snap_est, 60)}; <= 8 GB: "
-            f"{_verdict(snap['peak_rss_gb'] * (1 if sizes == full else 1), 8, 'GB')}",
+            f"<= 60 s: {_verdict(snap_est, 60)}; "
+            f"<= 8 GB: {_verdict(snap['peak_rss_gb'], 8, 'GB')}",
         )
     )
     sample = run_task("train", "sample", "-", DATA / "model")
@@ -442,7 +416,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one linear re
             "",
         )
     )
-    train = run_task("train", "snapshots", DATA / "snapshots.parquet", DATA / "model_big")
+    train = run_task(
+        "train", "snapshots", DATA / "snapshots.parquet", DATA / "model_big", opts.train_rows
+    )
     rows.append(
         (f"training, {train['rows']:,} snapshot rows", f"{train['seconds']:.1f} s", "", "")
     )
@@ -454,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one linear re
             f"batch scoring, {sc['customers']:,} customers end to end "
             f"({gen['invoices'] / 1e6:.1f}M invoices, {score_months} months), reasons for "
             "every rated customer streamed to Parquet",
-            f"{sc['seconds']:.1f} s, {sc['peak_rss_gb']:.2f} GB",
+            f"{sc['seconds']:.1f} s (CPU {sc['cpu_s']:.1f} s), {sc['peak_rss_gb']:.2f} GB",
             f"model only {sc['model_rows_s']:,.0f} rows/s vs raw inplace_predict "
             f"{sc['raw_rows_s']:,.0f} rows/s; reasons {sc['pattern_reasons_us']:.0f} us/row "
             f"vs exact TreeSHAP per row {sc['exact_shap_us']:.0f} us/row (all cores); top-3 "
@@ -472,6 +448,11 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one linear re
         f"- machine: {machine}\n- versions: {_versions()}\n"
         f"- PAYER_DUCKDB_MEMORY_LIMIT={os.environ['PAYER_DUCKDB_MEMORY_LIMIT']}; Polars is "
         f"not in the lock, so there is no Polars reference\n\n{table}\n"
+    )
+    text += (
+        f"- load average at the end {os.getloadavg()[0]:.1f}: CPU seconds (all threads of the "
+        "measured process) are given next to the wall times, being less sensitive to the "
+        "other processes sharing the machine\n"
     )
     print(text)
     with open(ROOT / "RESULTS.md", "a") as fh:

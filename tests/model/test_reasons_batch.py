@@ -107,4 +107,3 @@ def test_streamed_ratings_equal_score(portfolio, tmp_path):
     expected = score_job.score(tables, as_of, model, CFG)
     cols = ["customer_id", "rating", "p_bad", "score", "reason_codes"]
     pd.testing.assert_frame_equal(got[cols], expected[cols], check_dtype=False, rtol=1e-9)
-

@@ -52,7 +52,6 @@ class Tables:
             reminders=getattr(tables, "reminders", None),
         )
 
-
     @classmethod
     def from_folder(cls, folder: str | Path) -> Tables:
         """The contract files of a folder as paths: DuckDB reads them in place.

@@ -128,17 +128,17 @@ def register_inputs(
         (view, is_registered_frame) pairs, for :func:`release_inputs`.
     """
     created: list[tuple[str, bool]] = []
-    for name in INPUTS:
+    for name, columns in INPUTS.items():
         view = f"{name}_in"
         src = tables.get(name)
         if is_file_source(src):
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {_file_view(con, name, Path(src))}")
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {view} AS {_file_view(con, name, Path(src))}"
+            )
         elif name == "customers" and is_file_source(tables.get("invoices")) and src is None:
             con.execute(
                 f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT DISTINCT customer_id, "
-                + ", ".join(
-                    f"NULL::{t} AS {c}" for c, t in INPUTS[name].items() if c != "customer_id"
-                )
+                + ", ".join(f"NULL::{t} AS {c}" for c, t in columns.items() if c != "customer_id")
                 + " FROM invoices_in"
             )
         elif frames.get(name) is not None:

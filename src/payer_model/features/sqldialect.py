@@ -26,16 +26,25 @@ from collections.abc import Callable
 
 DIALECTS: tuple[str, ...] = ("duckdb", "spark")
 
+
+def _over_cutoffs(agg: str) -> Callable[[str], str]:
+    return lambda x: f"{agg}({x}) OVER w"
+
+
+# running aggregates over the cutoffs (window ``w``, defined by the query)
+_RUNNING = {
+    "CUMSUM": _over_cutoffs("sum"),
+    "CUMMAX": _over_cutoffs("max"),
+    "CUMMIN": _over_cutoffs("min"),
+}
+
 _MACROS: dict[str, dict[str, Callable[..., str]]] = {
     "duckdb": {
         "DDIFF": lambda a, b: f"({a} - {b})",
         "QCONT": lambda x, p: f"quantile_cont({x}, {p})",
         "TS": lambda x: f"CAST({x} AS TIMESTAMP)",
         "ASOF_CUT": lambda d: f"ASOF JOIN cut c ON {d} < c.t",
-        **{
-            name: (lambda agg: lambda x: f"{agg}({x}) OVER w")(agg)
-            for name, agg in (("CUMSUM", "sum"), ("CUMMAX", "max"), ("CUMMIN", "min"))
-        },
+        **_RUNNING,
         "LAST5_JOIN": lambda cond: cond,
     },
     "spark": {
@@ -43,10 +52,7 @@ _MACROS: dict[str, dict[str, Callable[..., str]]] = {
         "QCONT": lambda x, p: f"percentile({x}, {p})",
         "TS": lambda x: f"CAST({x} AS TIMESTAMP_NTZ)",
         "ASOF_CUT": lambda d: f"JOIN cut c ON {d} >= c.t_prev AND {d} < c.t",
-        **{
-            name: (lambda agg: lambda x: f"{agg}({x}) OVER w")(agg)
-            for name, agg in (("CUMSUM", "sum"), ("CUMMAX", "max"), ("CUMMIN", "min"))
-        },
+        **_RUNNING,
         "LAST5_JOIN": lambda cond: cond,
     },
 }
@@ -108,7 +114,8 @@ def render(sql: str, dialect: str, *, one_cutoff: bool = False) -> str:
             i += 1
         if depth:
             raise ValueError(f"unbalanced macro call at: {sql[m.start() : m.start() + 60]!r}")
-        args = [render(a, dialect, one_cutoff=one_cutoff) for a in _split_args(sql[m.end() : i - 1])]
+        body = _split_args(sql[m.end() : i - 1])
+        args = [render(a, dialect, one_cutoff=one_cutoff) for a in body]
         out.append(sql[pos : m.start()])
         out.append(macros[m.group(1)](*args))
         pos = i
