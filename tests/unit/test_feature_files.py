@@ -78,3 +78,15 @@ def test_snapshots_in_one_query_equal_frame_assembly(tables, folder):
     assert list(snap.columns) == list(expected.columns)
     assert snap["label"].notna().sum() > 100
     _same(snap, expected)
+
+
+def test_snapshots_in_cutoff_groups_equal_one_query(tables, folder, monkeypatch):
+    from payer_model.modelling import snapshots
+
+    whole = build_snapshots(folder, CUTS, CFG)
+    # a budget of about two cutoffs per query
+    monkeypatch.setattr(
+        snapshots, "BYTES_PER_INVOICE_CUTOFF", 2**40 / (2.5 * len(tables["invoices"]))
+    )
+    monkeypatch.setenv("PAYER_DUCKDB_MEMORY_LIMIT", "1TB")
+    _same(build_snapshots(folder, CUTS, CFG), whole)

@@ -161,6 +161,24 @@ def feature_inputs(con, tables: Mapping[str, Any], cutoffs: pd.DatetimeIndex) ->
         release_inputs(con, views)
 
 
+def set_cutoffs(con, cutoffs: pd.DatetimeIndex) -> None:
+    """Point ``cutoffs_in`` at other cutoffs (inside :func:`feature_inputs`)."""
+    con.unregister("cutoffs_in")
+    con.register("cutoffs_in", pd.DataFrame({"as_of": cutoffs}))
+
+
+def memory_limit_bytes(con) -> float:
+    """The connection's DuckDB memory limit in bytes (``inf`` when it cannot be read)."""
+    units = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12}
+    units |= {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+    ((text,),) = con.execute("SELECT current_setting('memory_limit')").fetchall()
+    try:
+        number, unit = str(text).split()
+        return float(number) * units[unit]
+    except (ValueError, KeyError):
+        return float("inf")
+
+
 def run_query(con, sql: str, fetch: str = "df") -> Any:
     """Run a feature query; out-of-memory or out-of-disk become one clear error.
 
@@ -168,7 +186,7 @@ def run_query(con, sql: str, fetch: str = "df") -> Any:
     """
     try:
         res = con.execute(sql)
-        return res.arrow() if fetch == "arrow" else res.df()
+        return res.to_arrow_table() if fetch == "arrow" else res.df()
     except (duckdb.OutOfMemoryException, duckdb.IOException) as exc:
         if hasattr(con, "abort"):  # a failed streaming fetch leaves the result open
             con.abort()
