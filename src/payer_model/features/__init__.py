@@ -4,7 +4,10 @@
 * :mod:`.spark` — the same SQL rendered for Apache Spark;
 * :mod:`.online` — plain Python over in-memory records, for the API.
 
-:func:`compute` is the entry point; parity tests hold the engines equal.
+:func:`compute` is the entry point; parity tests hold the engines equal. It takes in-memory
+frames, or a data folder / file paths that DuckDB reads in place (:mod:`.sources`,
+:mod:`.duckplan`): the portfolio-scale path, with a one-cutoff plan for scoring and a
+multi-cutoff plan for training sets.
 """
 
 from __future__ import annotations

@@ -19,14 +19,13 @@ or to :mod:`.spark`, and :mod:`.online` computes the same features in memory for
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import date
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from payer_model.config import LabelConfig
 from payer_model.features.asof import open_at_sql
 from payer_model.features.definitions import (
     CATEGORICAL_FEATURES,
@@ -35,7 +34,6 @@ from payer_model.features.definitions import (
     NUMERIC_FEATURES,
     WORSE_WHEN_HIGHER,
 )
-from payer_model.features.labels import previous_period
 from payer_model.features.sqldialect import render
 
 log = logging.getLogger(__name__)
@@ -46,7 +44,6 @@ __all__ = [
     "KEY_COLUMNS",
     "NUMERIC_FEATURES",
     "WORSE_WHEN_HIGHER",
-    "build_features_duckdb",
     "connect",
     "finalise_features",
     "feature_sql",
@@ -130,28 +127,28 @@ wo_ev AS (
 -- ... then a customer x cutoff grid accumulates them with window sums
 grid AS (
     SELECT f.customer_id, c.k, c.t
-    FROM (SELECT customer_id, min(invoice_date) AS first_inv FROM real_inv GROUP BY ALL) f
-    JOIN cut c ON f.first_inv < c.t
+    FROM (SELECT customer_id, min(k) AS k0 FROM inv_ev GROUP BY ALL) f
+    JOIN cut c ON c.k >= f.k0
 ),
 life AS (
     SELECT g.customer_id, g.k, g.t,
-        sum(coalesce(p.paid_n, 0)) OVER w AS paid_n,
-        sum(coalesce(p.paid_amt, 0)) OVER w AS paid_amt,
-        sum(coalesce(p.late_amt, 0)) OVER w AS late_amt,
-        sum(coalesce(p.dtp_amt, 0)) OVER w AS dtp_amt,
-        sum(coalesce(p.late0_n, 0)) OVER w AS late0_n,
-        sum(coalesce(p.late15_n, 0)) OVER w AS late15_n,
-        sum(coalesce(p.late30_n, 0)) OVER w AS late30_n,
-        max(p.max_late) OVER w AS max_late,
-        max(p.last_paid) OVER w AS last_paid,
-        sum(coalesce(v.inv_n, 0)) OVER w AS inv_n,
-        sum(coalesce(v.inv_amt, 0)) OVER w AS inv_amt,
-        sum(coalesce(v.terms_sum, 0)) OVER w AS terms_sum,
-        min(v.first_inv) OVER w AS first_inv,
-        max(v.last_inv) OVER w AS last_inv,
-        sum(coalesce(d.disputes_n, 0)) OVER w AS disputes_n,
-        sum(coalesce(o.writeoffs_n, 0)) OVER w AS writeoffs_n,
-        sum(coalesce(o.writeoff_amt, 0)) OVER w AS writeoff_amt
+        CUMSUM(coalesce(p.paid_n, 0)) AS paid_n,
+        CUMSUM(coalesce(p.paid_amt, 0)) AS paid_amt,
+        CUMSUM(coalesce(p.late_amt, 0)) AS late_amt,
+        CUMSUM(coalesce(p.dtp_amt, 0)) AS dtp_amt,
+        CUMSUM(coalesce(p.late0_n, 0)) AS late0_n,
+        CUMSUM(coalesce(p.late15_n, 0)) AS late15_n,
+        CUMSUM(coalesce(p.late30_n, 0)) AS late30_n,
+        CUMMAX(p.max_late) AS max_late,
+        CUMMAX(p.last_paid) AS last_paid,
+        CUMSUM(coalesce(v.inv_n, 0)) AS inv_n,
+        CUMSUM(coalesce(v.inv_amt, 0)) AS inv_amt,
+        CUMSUM(coalesce(v.terms_sum, 0)) AS terms_sum,
+        CUMMIN(v.first_inv) AS first_inv,
+        CUMMAX(v.last_inv) AS last_inv,
+        CUMSUM(coalesce(d.disputes_n, 0)) AS disputes_n,
+        CUMSUM(coalesce(o.writeoffs_n, 0)) AS writeoffs_n,
+        CUMSUM(coalesce(o.writeoff_amt, 0)) AS writeoff_amt
     FROM grid g
     LEFT JOIN paid_ev p USING (customer_id, k)
     LEFT JOIN inv_ev v USING (customer_id, k)
@@ -160,14 +157,22 @@ life AS (
     WINDOW w AS (PARTITION BY g.customer_id ORDER BY g.k
                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ),
--- bounded window of payments: exact quantiles, recent means, the last five payments
+-- bounded window of payments: exact quantiles, recent means, the last five payments.
+-- Payments that any cutoff's window can see are ranked once per customer, latest first
+-- (paid_date, invoice_id). At the last cutoff the last five are ranks 1-5; at an earlier
+-- cutoff they are the five ranks from the first one in its window (LAST5_JOIN: a join
+-- that only the multi-cutoff plan runs).
+paid_rank AS (
+    SELECT i.customer_id, i.amount, i.paid_date, DDIFF(i.paid_date, i.due_date) AS dl,
+        row_number() OVER (PARTITION BY i.customer_id
+                           ORDER BY i.paid_date DESC, i.invoice_id DESC) AS rd
+    FROM real_inv i JOIN (SELECT min(t) - {window_days} AS lo, max(t) AS hi FROM cut) b
+      ON i.paid_date >= b.lo AND i.paid_date < b.hi
+),
 paid_win AS (
-    SELECT i.customer_id, c.k, c.t, i.amount, i.paid_date,
-        DDIFF(i.paid_date, i.due_date) AS dl,
-        row_number() OVER (PARTITION BY i.customer_id, c.k
-                           ORDER BY i.paid_date DESC, i.invoice_id DESC) AS rn
-    FROM real_inv i JOIN cut c
-      ON i.paid_date < c.t AND i.paid_date >= c.t - {window_days}
+    SELECT p.customer_id, c.k, c.t, p.amount, p.paid_date, p.dl, p.rd
+    FROM paid_rank p JOIN cut c
+      ON p.paid_date < c.t AND p.paid_date >= c.t - {window_days}
 ),
 win AS (
     SELECT customer_id, k,
@@ -176,11 +181,24 @@ win AS (
         QCONT(dl, 0.5) AS median_days_late_12m,
         QCONT(dl, 0.9) AS p90_days_late_12m,
         max(dl) AS max_days_late_12m,
-        avg(dl) FILTER (WHERE rn <= 5) AS last5_mean_days_late,
+        min(rd) AS rd_first,
+        avg(dl) FILTER (WHERE rd <= 5) AS last5_at_last_cutoff,
         avg(dl) FILTER (WHERE paid_date >= t - {trend_days}) AS mean_days_late_90d,
         avg(dl) FILTER (WHERE paid_date < t - {trend_days}
                           AND paid_date >= t - 2 * {trend_days}) AS mean_days_late_prev90d
     FROM paid_win GROUP BY ALL
+),
+last5 AS (
+    SELECT x.customer_id, x.k, avg(p.dl) AS last5_mean_days_late
+    FROM (
+        SELECT w.customer_id, w.k, c.t, w.rd_first + o.j AS rd
+        FROM win w JOIN cut c ON c.k = w.k
+        CROSS JOIN (VALUES (0), (1), (2), (3), (4)) AS o(j)
+        WHERE LAST5_JOIN(c.k < (SELECT max(k) FROM cut))
+    ) x
+    JOIN paid_rank p ON p.customer_id = x.customer_id AND p.rd = x.rd
+    WHERE p.paid_date >= x.t - {window_days}
+    GROUP BY x.customer_id, x.k
 ),
 inv_win AS (
     SELECT i.customer_id, c.k,
@@ -264,7 +282,8 @@ SELECT
     w.median_days_late_12m,
     w.p90_days_late_12m,
     CAST(w.max_days_late_12m AS DOUBLE) AS max_days_late_12m,
-    w.last5_mean_days_late,
+    CASE WHEN l.k = (SELECT max(k) FROM cut) THEN w.last5_at_last_cutoff
+         ELSE l5.last5_mean_days_late END AS last5_mean_days_late,
     w.mean_days_late_90d,
     w.mean_days_late_prev90d,
     w.mean_days_late_90d - w.mean_days_late_prev90d AS trend_days_late,
@@ -306,6 +325,7 @@ SELECT
     coalesce(cu.country, 'unknown') AS country
 FROM life l
 LEFT JOIN win w USING (customer_id, k)
+LEFT JOIN last5 l5 USING (customer_id, k)
 LEFT JOIN inv_win v USING (customer_id, k)
 LEFT JOIN expo e USING (customer_id, k)
 LEFT JOIN rem r USING (customer_id, k)
@@ -314,12 +334,21 @@ ORDER BY l.t, l.customer_id
 """
 
 
-def feature_sql(window_days: int = 365, trend_days: int = 90, dialect: str = "duckdb") -> str:
-    """The feature query over the ``*_in`` views, rendered for one SQL engine."""
+def feature_sql(
+    window_days: int = 365,
+    trend_days: int = 90,
+    dialect: str = "duckdb",
+    *,
+    one_cutoff: bool = False,
+) -> str:
+    """The feature query over the ``*_in`` views, rendered for one SQL engine.
+
+    ``one_cutoff`` renders the plan for a single cutoff (see :func:`.sqldialect.render`).
+    """
     sql = _SQL.format(
         window_days=int(window_days), trend_days=int(trend_days), open_at=open_at_sql("i", "c.t")
     )
-    return render(sql, dialect)
+    return render(sql, dialect, one_cutoff=one_cutoff)
 
 
 def as_timestamps(as_of: date | str | pd.Timestamp | Iterable) -> pd.DatetimeIndex:
@@ -359,7 +388,7 @@ def connect_from_settings(settings=None):
     return connect(settings.duckdb_temp_dir, settings.duckdb_memory_limit)
 
 
-def _resource_error(con, exc: Exception) -> FeatureResourceError | None:
+def resource_error(con, exc: Exception) -> FeatureResourceError | None:
     """A clear one-line error for out-of-memory / out-of-disk, None for other errors."""
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if isinstance(exc, duckdb.IOException) and not any(
@@ -442,58 +471,3 @@ def finalise_features(out: pd.DataFrame, prev: pd.DataFrame) -> pd.DataFrame:
     for col in CATEGORICAL_FEATURES:
         out[col] = out[col].astype(str)
     return out
-
-
-def build_features_duckdb(
-    invoices: pd.DataFrame,
-    as_of: date | str | Sequence,
-    *,
-    customers: pd.DataFrame | None = None,
-    payments: pd.DataFrame | None = None,
-    reminders: pd.DataFrame | None = None,
-    window_days: int = 365,
-    trend_days: int = 90,
-    labels: LabelConfig | None = None,
-    con=None,
-) -> pd.DataFrame:
-    """Customer features as of one or many cutoffs with the embedded DuckDB engine.
-
-    Callers use :func:`payer_model.features.compute` (or ``build_features``), which picks
-    the engine; the arguments are those of :func:`payer_model.features.dispatch.build_features`.
-
-    Returns:
-        One row per customer and cutoff for customers with at least one invoice before the
-        cutoff, columns ``FEATURE_COLUMNS``.
-    """
-    cutoffs = as_timestamps(as_of)
-    own = con is None
-    con = con or connect()
-    try:
-        con.register("invoices_in", invoices_frame(invoices))
-        con.register("customers_in", customers_frame(customers, invoices))
-        pay = payments if payments is not None and len(payments) else EMPTY_PAYMENTS
-        con.register("payments_in", pay[["invoice_id", "payment_date", "amount"]])
-        rem = reminders if reminders is not None and len(reminders) else EMPTY_REMINDERS
-        con.register("reminders_in", rem[["invoice_id", "sent_date"]])
-        con.register("cutoffs_in", pd.DataFrame({"as_of": cutoffs}))
-        out = _run(con, feature_sql(window_days, trend_days, "duckdb"))
-    finally:
-        for view in ("invoices_in", "customers_in", "payments_in", "reminders_in", "cutoffs_in"):
-            con.unregister(view)
-        if own:
-            con.close()
-    prev = previous_period(invoices, cutoffs, labels or LabelConfig())
-    out = finalise_features(out, prev)
-    return out[list(FEATURE_COLUMNS)].reset_index(drop=True)
-
-
-def _run(con, sql: str) -> pd.DataFrame:
-    try:
-        return con.execute(sql).df()
-    except (duckdb.OutOfMemoryException, duckdb.IOException) as exc:
-        if hasattr(con, "abort"):  # a failed streaming fetch leaves the result open
-            con.abort()
-        clear = _resource_error(con, exc)
-        if clear is None:
-            raise
-        raise clear from exc

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from payer_model.config import FeatureConfig, LabelConfig
@@ -31,10 +32,12 @@ class Tables:
     reminders: Any = None
 
     @classmethod
-    def of(cls, tables: Tables | Mapping[str, Any] | Any) -> Tables:
-        """Tables from a mapping (``load_tables``), a ``Dataset`` or a ``Tables``."""
+    def of(cls, tables: Tables | Mapping[str, Any] | str | Path | Any) -> Tables:
+        """Tables from a mapping (``load_tables``), a ``Dataset``, a ``Tables`` or a folder."""
         if isinstance(tables, Tables):
             return tables
+        if isinstance(tables, str | Path):
+            return cls.from_folder(tables)
         if isinstance(tables, Mapping):
             return cls(
                 invoices=tables["invoices"],
@@ -49,9 +52,35 @@ class Tables:
             reminders=getattr(tables, "reminders", None),
         )
 
+    @classmethod
+    def from_folder(cls, folder: str | Path) -> Tables:
+        """The contract files of a folder as paths: DuckDB reads them in place.
+
+        The files must already be contract-shaped (``payer-model import`` output or
+        validated Parquet); see :mod:`payer_model.features.sources`.
+        """
+        from payer_model.features.sources import table_files
+
+        files = table_files(folder)
+        return cls(
+            invoices=files["invoices"],
+            customers=files.get("customers"),
+            payments=files.get("payments"),
+            reminders=files.get("reminders"),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The tables by contract name (frames, paths or None)."""
+        return {
+            "invoices": self.invoices,
+            "customers": self.customers,
+            "payments": self.payments,
+            "reminders": self.reminders,
+        }
+
 
 def compute(
-    tables: Tables | Mapping[str, Any],
+    tables: Tables | Mapping[str, Any] | str | Path,
     as_of: date | str | Sequence,
     cfg: Any,
     *,
@@ -62,7 +91,9 @@ def compute(
     """Features of every customer as of one or many cutoffs.
 
     Args:
-        tables: the contract tables (a :class:`Tables` or a mapping with those keys).
+        tables: the contract tables (a :class:`Tables` or a mapping with those keys, whose
+            values are frames or Parquet/CSV paths), or a data folder whose files DuckDB
+            reads in place (no pandas copy of the invoices).
         as_of: one cutoff or a sequence of cutoffs (start of day).
         cfg: the training configuration (``cfg.features`` windows, ``cfg.labels``).
         engine: ``"duckdb"`` (embedded, default) or ``"spark"``.
@@ -122,7 +153,7 @@ def build_features(
         return build_features_spark(spark or spark_session(), invoices, as_of, **kw)
     if engine != "duckdb":
         raise ValueError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
-    from payer_model.features.batch import build_features_duckdb
+    from payer_model.features.duckplan import build_features_duckdb
 
     return build_features_duckdb(invoices, as_of, con=con, **kw)
 

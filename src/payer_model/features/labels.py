@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 LABEL_INDEX: dict[str, int] = {r: i for i, r in enumerate(RATINGS)}
 
 _SQL = """
-WITH cut AS (SELECT DISTINCT CAST(as_of AS DATE) AS t FROM cutoffs_in),
+WITH cut AS (SELECT DISTINCT CAST(as_of AS DATE) AS t FROM {cutoffs}),
 inv AS (
     SELECT CAST(customer_id AS STRING) AS customer_id,
         CAST(invoice_date AS DATE) AS invoice_date,
@@ -39,7 +39,7 @@ inv AS (
         CAST(paid_date AS DATE) AS paid_date,
         CAST(written_off_date AS DATE) AS wo_date,
         CAST(amount AS DOUBLE) AS amount
-    FROM invoices_in
+    FROM {invoices}
     WHERE NOT (coalesce(document_type, 'invoice') = 'credit_note' OR amount < 0)
 ),
 win AS (
@@ -83,10 +83,22 @@ ORDER BY as_of, customer_id
 """
 
 
-def label_sql(cfg: LabelConfig, dialect: str = "duckdb") -> str:
-    """The label query over views ``invoices_in`` and ``cutoffs_in`` for one SQL engine."""
+def label_sql(
+    cfg: LabelConfig,
+    dialect: str = "duckdb",
+    *,
+    invoices: str = "invoices_in",
+    cutoffs: str = "cutoffs_in",
+) -> str:
+    """The label query for one SQL engine.
+
+    ``invoices`` and ``cutoffs`` name the relations it reads (views by default; a
+    parenthesised subquery works too).
+    """
     return render(
         _SQL.format(
+            invoices=invoices,
+            cutoffs=cutoffs,
             obs=cfg.observation_days,
             horizon=cfg.horizon_days,
             unpaid_dpd=cfg.bad_unpaid_days_past_due,

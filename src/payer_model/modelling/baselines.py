@@ -28,3 +28,14 @@ def rule_rating(features: pd.DataFrame, cfg: LabelConfig) -> pd.Series:
         ),
     )
     return pd.Series(out, index=features.index, name="rule_rating", dtype=object)
+
+
+def rule_rating_sql(alias: str, cfg: LabelConfig) -> str:
+    """The SQL twin of :func:`rule_rating` over feature rows ``alias`` (NULL: no payment)."""
+    mean = f"coalesce({alias}.wmean_days_late_12m, {alias}.wmean_days_late)"
+    return (
+        f"CASE WHEN {mean} IS NULL THEN NULL "
+        f"WHEN {mean} > {float(cfg.bad_min_mean_days_late)!r} THEN 'bad' "
+        f"WHEN {mean} <= {float(cfg.good_max_mean_days_late)!r} THEN 'good' "
+        "ELSE 'average' END"
+    )
