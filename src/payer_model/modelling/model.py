@@ -209,11 +209,19 @@ class XGBRatingModel:
         b = self.calibrators_[1].transform(raw[:, 1])
         return np.column_stack([a, np.minimum(a, b)])
 
+    def raw_heads(self, features: pd.DataFrame | FeatureBlock) -> np.ndarray:
+        """Uncalibrated cumulative probabilities ``(A, B)`` per row."""
+        return self._raw(self.encoder_.transform(features))
+
+    def cumulative(self, features: pd.DataFrame | FeatureBlock) -> np.ndarray:
+        """Calibrated cumulative probabilities ``(A, B)`` per row."""
+        return self._cumulative(self.encoder_.transform(features))
+
     def predict(self, features: pd.DataFrame | FeatureBlock) -> tuple[np.ndarray, np.ndarray]:
         """(class probabilities (n, 3) in ``RATINGS`` order, rating per row), one pass."""
         if len(features) == 0:
             return np.zeros((0, len(RATINGS))), np.asarray([], dtype=object)
-        cum = self._cumulative(self.encoder_.transform(features))
+        cum = self.cumulative(features)
         rating = np.asarray(RATINGS, dtype=object)[decide(cum, self.thresholds_)]
         return cumulative_to_proba(cum), rating
 
@@ -407,6 +415,10 @@ def load_bundle(path: str | Path) -> XGBRatingModel | RuleRatingModel:
             return XGBRatingModel.from_spec(spec, path)
         if kind == RuleRatingModel.kind:
             return RuleRatingModel.from_spec(spec, path)
+        if kind in ("linear", "blend"):
+            from payer_model.modelling.candidates import load_candidate
+
+            return load_candidate(spec, path)
     except Exception as exc:  # corrupt artifacts must be refused with a clear message
         raise ValueError(f"model bundle at {path} is unreadable: {exc}") from None
     raise ValueError(f"unknown model kind {kind!r} in {spec_file}")
@@ -418,7 +430,7 @@ def rate(
     *,
     min_paid_invoices: int = 1,
 ) -> dict[str, np.ndarray]:
-    """Ratings, probabilities, late probability and 0-100 score for feature rows, as columns.
+    """Ratings, probabilities, p_not_good (1 - p_good) and 0-100 score per row, as columns.
 
     Customers with fewer than ``min_paid_invoices`` paid invoices are ``unrated`` (their
     probabilities are left empty): the model has nothing to rate them on.
@@ -430,11 +442,11 @@ def rate(
         "p_average": proba[:, 1].copy(),
         "p_bad": proba[:, 2].copy(),
     }
-    out["late_probability"] = 1.0 - out["p_good"]
+    out["p_not_good"] = 1.0 - out["p_good"]
     # Score: expected "goodness" on 0-100, good = 100, average = 50, bad = 0.
     out["score"] = np.round(100 * (out["p_good"] + 0.5 * out["p_average"])).astype(float)
     unrated = np.asarray(FeatureBlock.of(features)["paid_n"]) < min_paid_invoices
-    for col in ("p_good", "p_average", "p_bad", "late_probability", "score"):
+    for col in ("p_good", "p_average", "p_bad", "p_not_good", "score"):
         out[col][unrated] = np.nan
     out["rating"][unrated] = UNRATED
     return out
