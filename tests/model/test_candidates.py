@@ -81,7 +81,7 @@ def test_blend_roundtrips_without_pickle(fitted, tmp_path):
     train, val = fitted.train, fitted.val
     base = LinearRatingModel().fit(train, label_index(train), val, label_index(val))
     rule = RuleRatingModel(TrainConfig().labels).fit(train, label_index(train))
-    blend = BlendRatingModel(base, rule, 0.5).fit(val, label_index(val))
+    blend = BlendRatingModel([base, rule], [0.5, 0.5]).fit(val, label_index(val))
     path = blend.save(tmp_path / "blend")
     assert not list(path.rglob("*.pkl")) and not list(path.rglob("*.pickle"))
     back = load_bundle(path)

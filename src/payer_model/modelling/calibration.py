@@ -12,6 +12,9 @@ from typing import Any
 
 import numpy as np
 
+MIN_ISOTONIC_ROWS = 200
+"""Below this many validation rows a calibrator is sigmoid only."""
+
 
 class Calibrator:
     """Monotone probability calibration for one binary booster: isotonic or sigmoid.
@@ -57,7 +60,10 @@ class Calibrator:
         rng = np.random.default_rng(0)
         fold = rng.integers(0, 2, len(y))
         losses = {}
-        for method in ("isotonic", "sigmoid"):
+        # isotonic steps learnt on a few dozen rows put probabilities near 0 or 1 that the
+        # next rows contradict; small slices get the two-parameter sigmoid only
+        methods = ("isotonic", "sigmoid") if len(y) >= MIN_ISOTONIC_ROWS else ("sigmoid",)
+        for method in methods:
             loss = 0.0
             for k in (0, 1):
                 tr, te = fold != k, fold == k
@@ -135,3 +141,16 @@ def best_thresholds(cum: np.ndarray, y: np.ndarray) -> tuple[float, float]:
             if f1 > best_f1 + 1e-9:
                 best, best_f1 = (float(ta), float(tb)), f1
     return best
+
+
+def calibrate_cumulative(calibrators: list[Calibrator], raw: np.ndarray) -> np.ndarray:
+    """Both cumulative heads calibrated, ``B`` capped at ``A`` (ordered probabilities)."""
+    a = calibrators[0].transform(raw[:, 0])
+    b = calibrators[1].transform(raw[:, 1])
+    return np.column_stack([a, np.minimum(a, b)])
+
+
+def fit_decision(raw: np.ndarray, y: np.ndarray) -> tuple[list[Calibrator], tuple[float, float]]:
+    """Calibrators of both cumulative heads and the macro-F1 thresholds, fitted on ``raw``."""
+    cal = [Calibrator().fit(raw[:, k], (y >= k + 1).astype(float)) for k in (0, 1)]
+    return cal, best_thresholds(calibrate_cumulative(cal, raw), y)

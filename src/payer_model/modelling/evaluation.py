@@ -208,10 +208,15 @@ def model_card(
     natural = ", ".join(sorted(NATURAL_PERSON_TYPES))
     checks = "\n".join(f"- {c}" for c in gate.get("checks", []))
     if not gate.get("passed", True):
+        tw = metrics.get("test_window", {})
+        failed = [c.removeprefix("FAIL: ") for c in gate.get("checks", []) if c.startswith("FAIL")]
         checks += (
-            "\n\nThe gate failed: this model is kept as challenger, and where no champion "
-            "existed the rule rating serves (it is what the data supports, see the intervals "
-            "above)."
+            f"\n\n**Why the gate failed:** {'; '.join(failed)}. The test window holds "
+            f"{tw.get('rows', 'n/a')} snapshots of {tw.get('customers', 'n/a')} customers; "
+            "where an interval crosses its limit the data cannot show that this model beats "
+            "the baselines or is calibrated, so it is kept as challenger and, where no "
+            "champion existed, the rule rating serves. More history or customers narrow the "
+            "intervals."
         )
     return f"""# Model card: {name} version {version}
 

@@ -132,6 +132,7 @@ def out_of_time_metrics(fit: FitResult) -> dict[str, Any]:
         "test_window": {
             "cutoffs": [t.date().isoformat() for t in plan.test],
             "rows": len(test),
+            "customers": int(test["customer_id"].nunique()),
             "unrated_excluded": int((~snap["rated"] & snap["as_of"].isin(plan.test)).sum()),
         },
         "train_window": {

@@ -28,7 +28,7 @@ from payer_model.modelling.calibration import (
     cumulative_to_proba,
     decide,
 )
-from payer_model.modelling.model import (
+from payer_model.modelling.encoding import (
     SPEC_FILE,
     FeatureEncoder,
     balanced_weights,

@@ -16,84 +16,28 @@ import numpy as np
 import pandas as pd
 
 from payer_model.config import LabelConfig
-from payer_model.data.schema import CUSTOMER_TYPES, RATINGS, UNRATED
-from payer_model.features import NUMERIC_FEATURES, WORSE_WHEN_HIGHER
+from payer_model.data.schema import RATINGS, UNRATED
+from payer_model.features import WORSE_WHEN_HIGHER
 from payer_model.features.block import FeatureBlock
 from payer_model.modelling.baselines import rule_rating
+from payer_model.modelling.blend import BlendRatingModel
 from payer_model.modelling.calibration import (
     Calibrator,
     best_thresholds,
     cumulative_to_proba,
     decide,
 )
+from payer_model.modelling.encoding import (
+    SPEC_FILE,
+    FeatureEncoder,
+    balanced_weights,
+    feature_reference,
+)
+from payer_model.modelling.linear import LinearRatingModel
 
 log = logging.getLogger(__name__)
 
-SPEC_FILE = "spec.json"
-_MAX_CATEGORIES = 30
-_MIN_CATEGORY_SHARE = 0.01
 _SMALL_BATCH = 50_000
-
-
-def _vocabulary(values: pd.Series) -> list[str]:
-    share = values.astype(str).value_counts(normalize=True)
-    keep = share[share >= _MIN_CATEGORY_SHARE].index[:_MAX_CATEGORIES]
-    return sorted(str(v) for v in keep)
-
-
-class FeatureEncoder:
-    """Numeric features plus one-hot categories, as float32 in a fixed column order."""
-
-    def __init__(self, vocab: dict[str, list[str]] | None = None) -> None:
-        self.vocab = vocab
-
-    def fit(self, features: pd.DataFrame) -> FeatureEncoder:
-        """Learn the industry and country vocabularies from training rows."""
-        self.vocab = {
-            "customer_type": list(CUSTOMER_TYPES),
-            "industry": _vocabulary(features["industry"]),
-            "country": _vocabulary(features["country"]),
-        }
-        return self
-
-    @property
-    def columns(self) -> list[str]:
-        """Model input column names, in order."""
-        assert self.vocab is not None, "encoder not fitted"
-        cols = list(NUMERIC_FEATURES)
-        for cat, values in self.vocab.items():
-            cols += [f"{cat}={v}" for v in values]
-        return cols
-
-    def transform(self, features: pd.DataFrame | FeatureBlock) -> np.ndarray:
-        """Float32 matrix (rows x columns); unknown categories are all-zero."""
-        assert self.vocab is not None, "encoder not fitted"
-        block = FeatureBlock.of(features)
-        num = np.empty((len(block), len(NUMERIC_FEATURES)), dtype=np.float32)
-        for k, name in enumerate(NUMERIC_FEATURES):
-            num[:, k] = block[name]
-        parts = [num]
-        for cat, values in self.vocab.items():
-            col = block[cat].astype(str)
-            parts.append(
-                (col[:, None] == np.asarray(values, dtype=object)[None, :]).astype(np.float32)
-            )
-        return np.ascontiguousarray(np.hstack(parts), dtype=np.float32)
-
-
-def feature_reference(features: pd.DataFrame) -> dict[str, float]:
-    """Portfolio reference for reason codes: the training median of each numeric feature."""
-    med = features[list(NUMERIC_FEATURES)].median(numeric_only=True)
-    return {k: float(v) for k, v in med.items() if pd.notna(v)}
-
-
-def balanced_weights(y: np.ndarray) -> np.ndarray:
-    """Per-row weights n / (k * n_class) so rare classes count as much as common ones."""
-    counts = np.bincount(y, minlength=len(RATINGS)).astype(float)
-    present = counts > 0
-    w = np.zeros_like(counts)
-    w[present] = len(y) / (present.sum() * counts[present])
-    return w[y]
 
 
 class XGBRatingModel:
@@ -398,8 +342,8 @@ class PersistenceBaseline(LookupModel):
         return prev.where(prev.notna() & (prev != "none"))
 
 
-def load_bundle(path: str | Path) -> XGBRatingModel | RuleRatingModel:
-    """Load a saved model folder of either kind.
+def load_bundle(path: str | Path) -> Any:
+    """Load a saved model folder of any kind (xgboost, rule, linear, blend).
 
     Raises:
         ValueError: the folder is not a readable model bundle (message says why).
@@ -415,10 +359,10 @@ def load_bundle(path: str | Path) -> XGBRatingModel | RuleRatingModel:
             return XGBRatingModel.from_spec(spec, path)
         if kind == RuleRatingModel.kind:
             return RuleRatingModel.from_spec(spec, path)
-        if kind in ("linear", "blend"):
-            from payer_model.modelling.candidates import load_candidate
-
-            return load_candidate(spec, path)
+        if kind == LinearRatingModel.kind:
+            return LinearRatingModel.from_spec(spec, path)
+        if kind == BlendRatingModel.kind:
+            return BlendRatingModel.from_spec(spec, path, load=load_bundle)
     except Exception as exc:  # corrupt artifacts must be refused with a clear message
         raise ValueError(f"model bundle at {path} is unreadable: {exc}") from None
     raise ValueError(f"unknown model kind {kind!r} in {spec_file}")
