@@ -108,3 +108,18 @@ def test_the_model_card_shows_the_intervals():
     gain = m["significance"]["vs_persistence"]
     assert "Gate intervals (90% paired bootstrap over customers)" in card
     assert f"[{gain['lower']:+.3f}, {gain['upper']:+.3f}]" in card
+
+
+def test_a_calibrated_model_on_a_small_window_is_not_failed_by_noise():
+    """Labels drawn from the model's own probabilities: calibrated by construction. The
+    plain percentile bound counts the noise twice; the bias-adjusted one does not."""
+    from payer_model.modelling.significance import ece_interval
+
+    rng = np.random.default_rng(4)
+    groups = np.repeat(np.arange(600), 4)
+    proba = rng.dirichlet([2.0, 2.0, 2.0], len(groups))
+    y = (rng.random(len(groups))[:, None] > np.cumsum(proba, axis=1)).sum(axis=1)
+    e = ece_interval(y, proba, groups)
+    assert e["lower"] <= e["ece"] <= e["percentile_upper"]
+    assert e["upper"] < e["percentile_upper"]
+    assert e["upper"] <= TrainConfig().gate.max_ece

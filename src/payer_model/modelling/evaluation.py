@@ -128,8 +128,9 @@ def _intervals(metrics: dict[str, Any]) -> str:
     e = sig.get("ece")
     if e:
         rows.append(
-            f"| ECE | {e['ece']:.3f} | [{e['lower']:.3f}, {e['upper']:.3f}] | upper bound "
-            "within the gate's maximum |"
+            f"| ECE (bias-adjusted) | {e['ece']:.3f} | [{e['lower']:.3f}, {e['upper']:.3f}] "
+            f"(plain percentile upper {e.get('percentile_upper', float('nan')):.3f}) | upper "
+            "bound within the gate's maximum |"
         )
     level = next((v["level"] for v in sig.values() if "level" in v), 0.9)
     return (

@@ -218,8 +218,8 @@ def _significance_checks(sig: dict[str, Any], g: Any) -> list[tuple[bool, str]]:
         checks.append(
             (
                 e["upper"] <= g.max_ece,
-                f"ECE {e['ece']:.3f}, {e['level']:.0%} interval [{e['lower']:.3f}, "
-                f"{e['upper']:.3f}]: upper bound vs max {g.max_ece}",
+                f"ECE {e['ece']:.3f}, {e['level']:.0%} bias-adjusted interval "
+                f"[{e['lower']:.3f}, {e['upper']:.3f}]: upper bound vs max {g.max_ece}",
             )
         )
     return checks
