@@ -58,3 +58,39 @@ def test_contributions_are_positive_and_sorted(scored):
         contribs = [r["contribution"] for r in json.loads(v)]
         assert all(c > 0 for c in contribs)
         assert contribs == sorted(contribs, reverse=True)
+
+
+def test_reason_codes_follow_the_direction_of_their_contribution(scored):
+    """Over the out-of-time sample: a favourable code never sits on a risk-raising
+    contribution and vice versa, and no sentence reads backwards."""
+    import numpy as np
+
+    from payer_model.modelling.explain import RISK_SIGN, reason_codes
+
+    _, fit = scored
+    model, rows = fit.model, fit.test
+    ratings = model.predict_rating(rows)
+    reasons = reason_codes(model, rows, ratings)
+    heads = np.where(ratings == "bad", 1, 0)
+    contrib = model.contributions(rows, heads)[:, :-1]
+    cols = model.encoder_.columns
+    checked = 0
+    for i, rs in enumerate(reasons):
+        for r in rs:
+            # risk contribution of the reason's feature (one-hot columns summed back)
+            risk = sum(
+                contrib[i, k] for k, c in enumerate(cols) if c.split("=", 1)[0] == r["feature"]
+            )
+            if r["code"] in BETTER:
+                assert r["direction"] == "lowers_risk" and risk < 0, (r, risk)
+            else:
+                assert r["code"] in WORSE | {"PROFILE_RISK"}, r
+                assert r["direction"] == "raises_risk" and risk > 0, (r, risk)
+            sign = RISK_SIGN.get(r["feature"])
+            if sign and isinstance(r["value"], float) and r["reference"] is not None:
+                gap = (r["value"] - r["reference"]) * sign
+                assert gap > 0 if r["direction"] == "raises_risk" else gap <= 0, r
+            if r["code"] == "RESPONSIVE_TO_REMINDERS" and r["feature"] == "reminders_per_paid":
+                assert r["value"] <= r["reference"], r
+            checked += 1
+    assert checked > len(rows)  # most rated rows carry several reasons

@@ -42,7 +42,7 @@ def test_score_matches_batch_pipeline(engine, portfolio_tables, as_of):
     for r in got["results"]:
         w = want.loc[r["customer_id"]]
         assert r["rating"] == w["rating"]
-        for col in ("p_good", "p_average", "p_bad", "late_probability", "score"):
+        for col in ("p_good", "p_average", "p_bad", "p_not_good", "score"):
             if pd.isna(w[col]):
                 assert r[col] is None
             else:

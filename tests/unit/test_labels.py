@@ -89,3 +89,25 @@ def test_about_fourteen_months_is_enough():
 def test_data_range_is_day_after_last_event():
     inv = _inv([("a", "A", "2024-01-01", "2024-01-31", "2024-02-10", 1.0)])
     assert data_range(inv) == (pd.Timestamp("2024-01-01"), pd.Timestamp("2024-02-11"))
+
+
+def test_tight_preset_and_labels_report_warn_on_an_empty_test_class():
+    from payer_model.data.generate import preset_dataset
+    from payer_model.features.labels import LABEL_PRESETS, labels_report
+
+    tight = LABEL_PRESETS["tight"]
+    assert (tight.good_max_mean_days_late, tight.good_max_days_late) == (2.0, 10.0)
+    assert tight.bad_min_mean_days_late == 15.0
+    inv = preset_dataset("small-stable", seed=1)["invoices"]
+    rep = labels_report(inv)
+    assert set(rep["presets"]) == {"default", "tight"}
+    months = rep["presets"]["tight"]["months"]
+    assert {m["window"] for m in months} == {"train", "val", "test"}
+    assert sum(m["bad"] for m in months if m["window"] == "test") > 0
+    assert rep["presets"]["tight"]["empty_in_test"] == []
+    # a portfolio with no bad payer at all: the report names the empty class
+    never_bad = {"very-loose": LabelConfig(bad_min_mean_days_late=10_000, bad_unpaid_share=2.0)}
+    inv = inv[inv["written_off_date"].isna()]
+    rep = labels_report(inv, presets=never_bad)
+    assert rep["presets"]["very-loose"]["empty_in_test"] == ["bad"]
+    assert "no 'bad' snapshot in the test window" in rep["warnings"][0]

@@ -18,7 +18,7 @@ class PayerRatingPyfunc(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # noqa: ARG002
         """Ratings for the feature rows (as produced by ``build_features``)."""
         out = rating_frame(self.model, model_input)
-        return out[["rating", "p_good", "p_average", "p_bad", "late_probability", "score"]]
+        return out[["rating", "p_good", "p_average", "p_bad", "p_not_good", "score"]]
 
 
 class InvoiceLatePyfunc(mlflow.pyfunc.PythonModel):

@@ -36,7 +36,7 @@ from payer_model.modelling.explain import NO_HISTORY_REASON
 log = logging.getLogger(__name__)
 
 
-_OUTPUTS = ("p_good", "p_average", "p_bad", "late_probability", "score")
+_OUTPUTS = ("p_good", "p_average", "p_bad", "p_not_good", "score")
 _KEYS = ("customer_id", "as_of")
 _NO_HISTORY: dict[str, Any] = {
     "rating": UNRATED,

@@ -161,7 +161,7 @@ class CustomerScore(BaseModel):
     p_good: float | None
     p_average: float | None
     p_bad: float | None
-    late_probability: float | None
+    p_not_good: float | None
     score: float | None
     reasons: list[Reason]
     segment: str

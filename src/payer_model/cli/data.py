@@ -20,31 +20,73 @@ from payer_model.cli.common import (
     load_config,
     load_tables,
 )
+from payer_model.data.schema import RATINGS
 
 
 @app.command()
 @command
 def generate(
     out: Annotated[Path, typer.Option(help="output folder")],
-    customers: Annotated[int, typer.Option(help="number of customers")] = 1500,
-    months: Annotated[int, typer.Option(help="months of history")] = 24,
+    customers: Annotated[int | None, typer.Option(help="number of customers [1500]")] = None,
+    months: Annotated[int | None, typer.Option(help="months of history [24]")] = None,
     seed: Annotated[int, typer.Option(help="random seed (same seed, same files)")] = 42,
     start: Annotated[str, typer.Option(help="first day of the history")] = "2023-01-01",
     shift_from: Annotated[
         str | None, typer.Option(help="worsen payment behaviour from this date (drift tests)")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet")] = "csv",
+    preset: Annotated[
+        str | None,
+        typer.Option(help="named setting, e.g. small-stable (100 customers, stable payers)"),
+    ] = None,
     json_out: JsonOpt = None,
 ) -> dict[str, Any]:
     """Write a synthetic portfolio (contract tables plus truth.csv) to OUT."""
-    from payer_model.data.generate import generate_dataset, write_dataset
+    from payer_model.data.generate import generate_dataset, preset_dataset, write_dataset
 
     with err.status("generating synthetic portfolio"):
-        tables = generate_dataset(customers, months, seed=seed, start=start, shift_from=shift_from)
+        if preset:
+            tables = preset_dataset(
+                preset,
+                seed=seed,
+                start=start,
+                shift_from=shift_from,
+                n_customers=customers,
+                months=months,
+            )
+        else:
+            tables = generate_dataset(
+                customers or 1500, months or 24, seed=seed, start=start, shift_from=shift_from
+            )
         paths = write_dataset(tables, out, fmt=fmt)
     result = {name: len(df) for name, df in tables.items()}
     console.print(f"wrote {', '.join(f'{k} {v:,}' for k, v in result.items())} rows to {out}")
     return {"rows": result, "files": {k: str(v) for k, v in paths.items()}}
+
+
+@app.command("labels-report")
+@command
+def labels_report(
+    data: DataDir,
+    config: ConfigOpt = None,
+    json_out: JsonOpt = None,
+) -> dict[str, Any]:
+    """Class mix per month under the default and tight label presets; warns on empty classes."""
+    from payer_model.features.labels import labels_report as report
+
+    cfg, _ = load_config(config)
+    tables = load_tables(data, cfg)
+    res = report(tables["invoices"], cfg.split)
+    for name, rep in res["presets"].items():
+        table = Table(title=f"labels: {name} preset")
+        for col in ("cutoff", "window", "good", "average", "bad"):
+            table.add_column(col, justify="left" if col in ("cutoff", "window") else "right")
+        for m in rep["months"]:
+            table.add_row(m["as_of"], m["window"], *(f"{m[r]:,}" for r in RATINGS))
+        console.print(table)
+    for w in res["warnings"]:
+        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+    return res
 
 
 def print_contract_report(rep: Any, title: str) -> None:

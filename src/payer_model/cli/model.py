@@ -39,7 +39,7 @@ def print_metrics(metrics: dict[str, Any]) -> None:
     for col in ("model", "macro-F1", "AUC bad", "log loss", "ECE", "recall good/avg/bad"):
         table.add_column(col, justify="left" if col == "model" else "right")
     rows = [
-        ("XGBoost", metrics["model"]),
+        ((metrics.get("selection") or {}).get("chosen", "XGBoost"), metrics["model"]),
         ("rule rating", metrics["baselines"]["rule"]),
         ("persistence", metrics["baselines"]["persistence"]),
     ]

@@ -9,6 +9,7 @@ since 1970-01-01; every function draws from the generator it is given, in a fixe
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -70,6 +71,35 @@ COUNTRIES: tuple[tuple[str, float, str, str], ...] = (
     ("AT", 0.05, "EUR", "GmbH"),
 )
 
+
+@dataclass(frozen=True)
+class Profile:
+    """Portfolio-level knobs of the simulation; the default is the mixed sample portfolio.
+
+    Every knob replaces a constant without changing which random numbers are drawn, so a
+    profile changes behaviour, never the alignment of the random streams.
+    """
+
+    arch_shares: tuple[float, ...] = tuple(_ARCH_SHARES.tolist())
+    fixed_terms: int | None = None  # every customer and invoice on these terms
+    chronic_mean: tuple[float, float] = (35.0, 60.0)  # customer mean days late, chronic
+    occasional_scale: float = 8.0  # gamma scale of an occasional delay
+    occasional_max: float = 45.0
+    churn_share: float = 0.06
+
+
+DEFAULT_PROFILE = Profile()
+SMALL_STABLE = Profile(
+    # no new or defaulting payers; mostly prompt, a few chronic ones paying ~2-4 weeks late
+    arch_shares=(0.50, 0.28, 0.10, 0.04, 0.04, 0.04, 0.0, 0.0),
+    fixed_terms=30,
+    chronic_mean=(15.0, 30.0),
+    occasional_scale=3.0,
+    occasional_max=20.0,
+    churn_share=0.0,
+)
+"""A small, stable real-looking ledger: fixed 30-day terms, low and steady lateness."""
+
 NO_DAY = np.iinfo(np.int32).max
 """Sentinel for 'never happens' in day arrays (compares later than any real day)."""
 
@@ -93,9 +123,12 @@ def _choice_rows(rng: np.random.Generator, cum: np.ndarray, rows: np.ndarray) ->
     return (u[:, None] >= cum[rows]).sum(axis=1).clip(0, cum.shape[1] - 1)
 
 
-def _draw_master(rng: np.random.Generator, c: dict[str, np.ndarray], n: int) -> None:
+def _draw_master(
+    rng: np.random.Generator, c: dict[str, np.ndarray], n: int, profile: Profile
+) -> None:
     """Archetype, type, industry, country and payment terms (into ``c``)."""
-    c["arch"] = rng.choice(len(ARCHETYPES), size=n, p=_ARCH_SHARES / _ARCH_SHARES.sum())
+    shares = np.asarray(profile.arch_shares, dtype=float)
+    c["arch"] = rng.choice(len(ARCHETYPES), size=n, p=shares / shares.sum())
     c["behav"] = np.where(
         c["arch"] == _NEW,
         rng.choice(_NEW_BASE, size=n, p=_NEW_BASE_P / _NEW_BASE_P.sum()),
@@ -115,10 +148,19 @@ def _draw_master(rng: np.random.Generator, c: dict[str, np.ndarray], n: int) -> 
     c["terms"] = _TERMS[_choice_rows(rng, terms_cum, c["industry"])].astype(np.int32)
     c["true_terms"] = c["terms"] + np.where(rng.random(n) < 0.05, 15, 0).astype(np.int32)
     c["terms_missing"] = rng.random(n) < 0.02
+    if profile.fixed_terms is not None:
+        c["terms"] = np.full(n, profile.fixed_terms, dtype=np.int32)
+        c["true_terms"] = c["terms"].copy()
+        c["terms_missing"] = np.zeros(n, dtype=bool)
 
 
-def _draw_activity(
-    rng: np.random.Generator, c: dict[str, np.ndarray], n: int, start_day: int, end_day: int
+def _draw_activity(  # noqa: PLR0917
+    rng: np.random.Generator,
+    c: dict[str, np.ndarray],
+    n: int,
+    start_day: int,
+    end_day: int,
+    profile: Profile,
 ) -> None:
     """Creation date, default day and the window in which a customer is invoiced."""
     span = end_day - start_day
@@ -134,7 +176,7 @@ def _draw_activity(
     c["ramp_len"] = rng.integers(60, 150, size=n).astype(np.int32)
     c["ramp_add"] = rng.uniform(30.0, 60.0, size=n)
     churn_day = (start_day + rng.uniform(0.3, 1.0, size=n) * span).astype(np.int32)
-    churns = (rng.random(n) < 0.06) & np.isin(
+    churns = (rng.random(n) < profile.churn_share) & np.isin(
         c["arch"], [_PROMPT, _OCCASIONAL, _CHRONIC, _SEASONAL, _DETERIORATING, _IMPROVING]
     )
     active_from = np.maximum(c["created"], start_day)
@@ -148,13 +190,14 @@ def _draw_activity(
     c["active_len"] = np.maximum(active_to - active_from, 0).astype(np.int32)
 
 
-def _draw_behaviour(
+def _draw_behaviour(  # noqa: PLR0917
     rng: np.random.Generator,
     c: dict[str, np.ndarray],
     n: int,
     start_day: int,
     span: int,
     invoices_per_month: float,
+    profile: Profile,
 ) -> None:
     """Invoice rate and size, and the parameters of every archetype's lateness."""
     # Invoice frequency: lognormal around invoices_per_month (mean preserved).
@@ -170,7 +213,7 @@ def _draw_behaviour(
     c["offset"] += ind_off[c["industry"]] * rng.uniform(0.5, 1.5, size=n)
     c["occ_p"] = rng.beta(2.5, 7.5, size=n)
     c["occ_p"] = np.where(c["arch"] == _DEFAULTING, c["occ_p"] * 0.6, c["occ_p"])
-    c["chronic_mean"] = rng.uniform(35.0, 60.0, size=n)
+    c["chronic_mean"] = rng.uniform(*profile.chronic_mean, size=n)
     c["change_day"] = (start_day + rng.uniform(0.3, 0.7, size=n) * span).astype(np.int32)
     c["change_len"] = rng.integers(90, 183, size=n).astype(np.int32)
     c["season_mean"] = rng.uniform(30.0, 50.0, size=n)
@@ -191,12 +234,16 @@ def draw_customers(
     start_day: int,
     end_day: int,
     invoices_per_month: float,
+    profile: Profile = DEFAULT_PROFILE,
 ) -> dict[str, np.ndarray]:
     """Draw the customer master data and the hidden behaviour parameters."""
     c: dict[str, np.ndarray] = {}
-    _draw_master(rng, c, n)
-    _draw_activity(rng, c, n, start_day, end_day)
-    _draw_behaviour(rng, c, n, start_day, end_day - start_day, invoices_per_month)
+    _draw_master(rng, c, n, profile)
+    _draw_activity(rng, c, n, start_day, end_day, profile)
+    _draw_behaviour(rng, c, n, start_day, end_day - start_day, invoices_per_month, profile)
+    c["occ_scale"] = np.full(n, profile.occasional_scale)
+    c["occ_max"] = np.full(n, profile.occasional_max)
+    c["fixed_terms"] = np.full(n, profile.fixed_terms is not None)
     return c
 
 
@@ -226,7 +273,7 @@ def _lateness(
     m = np.flatnonzero((behav == _OCCASIONAL) | (behav == _DEFAULTING))
     cm = ci[m]
     hit = rng.random(m.size) < c["occ_p"][cm]
-    occ = (5.0 + rng.gamma(2.0, 8.0, size=m.size)).clip(5.0, 45.0)
+    occ = (5.0 + rng.gamma(2.0, 1.0, size=m.size) * c["occ_scale"][cm]).clip(5.0, c["occ_max"][cm])
     late[m] = np.where(hit, occ, late[m])
 
     # Defaulting: an early-warning ramp of +30-60 days over 2-5 months before default.
@@ -284,7 +331,7 @@ def draw_invoices(
     amount = np.where(is_credit, -np.round(amount * credit_frac, 2).clip(1.0, None), amount)
     del credit_frac
     # 8 % of invoices carry special terms agreed for that deal.
-    special = rng.random(n) < 0.08
+    special = (rng.random(n) < 0.08) & ~c["fixed_terms"][ci]
     terms = np.where(
         special, _SPECIAL_TERMS[rng.integers(0, len(_SPECIAL_TERMS), size=n)], c["true_terms"][ci]
     ).astype(np.int32)

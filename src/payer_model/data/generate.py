@@ -48,7 +48,10 @@ import pyarrow.compute as pc
 from payer_model.data.archetypes import (
     ARCHETYPES,
     COUNTRIES,
+    DEFAULT_PROFILE,
     INDUSTRIES,
+    SMALL_STABLE,
+    Profile,
     draw_customers,
     draw_invoices,
     settle,
@@ -63,7 +66,19 @@ from payer_model.data.schema import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ARCHETYPES", "generate_dataset", "write_dataset"]
+__all__ = ["ARCHETYPES", "PRESETS", "generate_dataset", "preset_dataset", "write_dataset"]
+
+PRESETS: dict[str, dict] = {
+    "small-stable": {
+        "n_customers": 100,
+        "months": 24,
+        "invoices_per_month": 1.2,
+        "profile": SMALL_STABLE,
+    },
+}
+"""Named generator settings: ``small-stable`` is a small real-looking ledger (100 customers
+over two years, fixed 30-day terms, low and steady lateness, a few disputes) that needs the
+``tight`` label preset to have three classes."""
 
 # dunning sequence: (days relative to due date, channel); -3 only for pre-due customers
 _REMINDER_STEPS: tuple[tuple[int, str], ...] = (
@@ -210,6 +225,7 @@ def generate_dataset(  # noqa: PLR0917 - the documented positional API
     start: str = "2023-01-01",
     shift_from: str | None = None,
     invoices_per_month: float = 1.5,
+    profile: Profile = DEFAULT_PROFILE,
 ) -> dict[str, pd.DataFrame]:
     """Generate a synthetic receivables history with known payer archetypes.
 
@@ -225,6 +241,8 @@ def generate_dataset(  # noqa: PLR0917 - the documented positional API
             are lognormal around it (roughly 0.3 to 5 per month). New, churned and
             defaulted customers are active for part of the range only, so the invoice
             count is about ``0.89 * n_customers * months * invoices_per_month``.
+        profile: Portfolio-level behaviour knobs (:class:`~payer_model.data.archetypes.Profile`);
+            see :data:`PRESETS`.
 
     Returns:
         Tables ``customers``, ``invoices``, ``payments``, ``reminders`` and ``truth``
@@ -250,6 +268,7 @@ def generate_dataset(  # noqa: PLR0917 - the documented positional API
         start_day=start_day,
         end_day=end_day,
         invoices_per_month=invoices_per_month,
+        profile=profile,
     )
     c.update(_draw_names(streams["names"], n_customers))
     cust_ids = _ids("C", n_customers, 6)
@@ -284,6 +303,20 @@ def generate_dataset(  # noqa: PLR0917 - the documented positional API
         seed,
     )
     return tables
+
+
+def preset_dataset(
+    name: str, *, seed: int = 0, start: str = "2023-01-01", **overrides
+) -> dict[str, pd.DataFrame]:
+    """:func:`generate_dataset` with a named preset's settings (``overrides`` win).
+
+    Raises:
+        ValueError: unknown preset (the message lists the known ones).
+    """
+    if name not in PRESETS:
+        raise ValueError(f"unknown generator preset {name!r}; known: {', '.join(PRESETS)}")
+    args = {**PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}}
+    return generate_dataset(seed=seed, start=start, **args)
 
 
 def _invoice_table(

@@ -309,3 +309,55 @@ def plan_cutoffs(
         f"{labels.observation_days} days of observation after both the validation and the "
         "test cutoffs)"
     )
+
+
+LABEL_PRESETS: dict[str, LabelConfig] = {
+    "default": LabelConfig(),
+    # a stable portfolio where hardly anyone is 30 days late: without tighter thresholds
+    # "bad" is empty and "good" is almost everyone
+    "tight": LabelConfig(
+        good_max_mean_days_late=2.0, good_max_days_late=10.0, bad_min_mean_days_late=15.0
+    ),
+}
+"""Named label thresholds; ``tight`` (good: mean <= 2 days late and none > 10; bad: mean >
+15) suits small, stable portfolios (``training/configs/train-stable.yaml``)."""
+
+
+def labels_report(
+    invoices: pd.DataFrame,
+    split: SplitConfig | None = None,
+    presets: dict[str, LabelConfig] | None = None,
+) -> dict:
+    """Class mix per monthly cutoff under each label preset, and empty test-window classes.
+
+    Returns:
+        ``presets``: per preset ``months`` (one row per cutoff: ``as_of``, ``window``
+        train/val/test, the count of each class) and ``empty_in_test`` (classes with no
+        snapshot in the test window); ``warnings``: one line per empty class.
+    """
+    split = split or SplitConfig()
+    presets = presets or LABEL_PRESETS
+    start, end = data_range(invoices)
+    out: dict = {"presets": {}, "warnings": []}
+    for name, cfg in presets.items():
+        plan = plan_cutoffs(start, end, cfg, split)
+        window = {t: w for w in ("train", "val", "test") for t in getattr(plan, w)}
+        lab = label_snapshots(invoices, plan.all, cfg)
+        tab = pd.crosstab(lab["as_of"], lab["label"]).reindex(
+            index=plan.all, columns=list(RATINGS), fill_value=0
+        )
+        months = [
+            {"as_of": t.date().isoformat(), "window": window[t]}
+            | {r: int(tab.loc[t, r]) for r in RATINGS}
+            for t in plan.all
+        ]
+        in_test = tab.loc[plan.test].sum()
+        empty = [r for r in RATINGS if in_test[r] == 0]
+        out["presets"][name] = {"months": months, "empty_in_test": empty}
+        out["warnings"] += [
+            f"{name}: no '{r}' snapshot in the test window "
+            f"({', '.join(t.date().isoformat() for t in plan.test)}); its recall and AUC "
+            "cannot be measured"
+            for r in empty
+        ]
+    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 from payer_model.config import TrainConfig
 from payer_model.jobs.champion import score_portfolio
 from payer_model.jobs.train import train
+
+log = logging.getLogger(__name__)
 
 METRICS_FILE = Path("reports/metrics.json")
 RATINGS_FILE = Path("reports/ratings.parquet")
@@ -64,6 +67,10 @@ def run_demo(
         out=metrics_out,
         progress=progress,
     )
+    chosen = (metrics.get("selection") or {}).get("chosen")
+    if chosen:
+        # the summary line prints metrics["message"], which names the winner too
+        log.info("candidate chosen on validation: %s", chosen)
     if progress is not None:
         progress("loading champion and scoring")
     scored = score_portfolio(tables, cfg, tracking_uri=tracking_uri, out=ratings_out)

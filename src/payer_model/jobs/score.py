@@ -36,7 +36,7 @@ OUTPUT_COLUMNS = (
     "p_good",
     "p_average",
     "p_bad",
-    "late_probability",
+    "p_not_good",
     "score",
     "reasons",
     "reason_codes",
@@ -248,7 +248,7 @@ def score_to_parquet(
         rated = pd.DataFrame({"customer_id": block["customer_id"]})
         extra = _customers_without_history(tables, rated, as_of)
         if extra is not None:
-            for col in ("p_good", "p_average", "p_bad", "late_probability", "score"):
+            for col in ("p_good", "p_average", "p_bad", "p_not_good", "score"):
                 extra[col] = np.nan
             write(extra[list(OUTPUT_COLUMNS)])
     finally:

@@ -37,7 +37,7 @@ __all__ = ["FitResult", "data_fingerprint", "fit_and_evaluate", "gate", "train"]
 
 log = logging.getLogger(__name__)
 
-OUTPUT_COLUMNS = ["rating", "p_good", "p_average", "p_bad", "late_probability", "score"]
+OUTPUT_COLUMNS = ["rating", "p_good", "p_average", "p_bad", "p_not_good", "score"]
 
 
 def data_fingerprint(tables: dict[str, pd.DataFrame | None]) -> str:
@@ -73,6 +73,9 @@ def run_params(fit: FitResult, cfg: TrainConfig) -> dict[str, Any]:
         "model.num_boost_round": cfg.model.num_boost_round,
         "model.best_iteration": fit.model.best_iteration_,
         "model.class_weights": cfg.model.class_weights,
+        "model.kind": fit.model.kind,
+        "model.candidate": (metrics.get("selection") or {}).get("chosen", fit.model.kind),
+        "model.blend_weight": (metrics.get("selection") or {}).get("blend_weight"),
         **{f"labels.{k}": v for k, v in cfg.labels.model_dump().items()},
         "features.min_paid_invoices": cfg.features.min_paid_invoices,
         "features.window_days": cfg.features.window_days,
@@ -110,12 +113,34 @@ def _log_plots(fit: FitResult) -> None:
 
     tracking.log_figure(plots.confusion(fit.metrics), "plots/confusion_matrix.png")
     probas = {
-        "XGBoost": fit.model.predict_proba(fit.test),
+        _model_label(fit): fit.model.predict_proba(fit.test),
         "rule": fit.rule.predict_proba(fit.test),
         "persistence": fit.persistence.predict_proba(fit.test),
     }
     tracking.log_figure(plots.reliability(label_index(fit.test), probas), "plots/reliability.png")
-    tracking.log_figure(plots.feature_importance(fit.model), "plots/feature_importance.png")
+    booster_model = getattr(fit.model, "base", fit.model)
+    if hasattr(booster_model, "boosters_"):
+        tracking.log_figure(
+            plots.feature_importance(booster_model), "plots/feature_importance.png"
+        )
+
+
+def _model_label(fit: FitResult) -> str:
+    selection = fit.metrics.get("selection") or {}
+    return selection.get("chosen", fit.model.kind)
+
+
+def _log_selection(fit: FitResult) -> None:
+    """Each candidate's validation metrics (``val_<candidate>_<metric>``) and the choice."""
+    from payer_model.adapters import tracking
+
+    selection = fit.metrics.get("selection")
+    if not selection:
+        return
+    for name, m in selection["validation"].items():
+        tracking.log_metrics(tracking.flat_metrics(f"val_{name}_", m))
+    tracking.set_tags({"candidate": selection["chosen"]})
+    tracking.log_json(selection, "selection.json")
 
 
 def _log_run(
@@ -128,7 +153,7 @@ def _log_run(
     """Log params, metrics, config, plots, card and both models to the active run.
 
     Returns:
-        The model infos of the XGBoost model and of the rule model.
+        The model infos of the chosen candidate and of the rule model.
     """
     from payer_model.adapters import registry, tracking
 
@@ -145,6 +170,7 @@ def _log_run(
     tracking.log_json(fit.model.encoder_.columns, "features.json")
     tracking.log_json(fit.plan.to_dict(), "split.json")
     tracking.log_json(gate_record, "gate.json")
+    _log_selection(fit)
     _log_plots(fit)
     tracking.log_json(metrics["backtest"], "backtest.json")
     card = model_card(
@@ -186,13 +212,14 @@ def _register_and_promote(
     from payer_model.adapters import registry
 
     xgb_info, rule_info = infos
-    mv = registry.register(xgb_info.model_uri, name, tags | {"kind": "xgboost"})
+    kind = metrics.get("model_kind", "xgboost")
+    mv = registry.register(xgb_info.model_uri, name, tags | {"kind": kind})
     if passed:
         registry.set_alias(name, registry.CHAMPION, mv.version)
         return {
             "model_version": str(mv.version),
             "promoted": True,
-            "champion_kind": "xgboost",
+            "champion_kind": kind,
             "message": f"model version {mv.version} promoted to champion",
         }
     registry.set_alias(name, registry.CHALLENGER, mv.version)
@@ -271,5 +298,8 @@ def train(
             "tracking_uri": tracking_uri,
         }
     )
-    log.info(outcome["message"])
+    chosen = (metrics.get("selection") or {}).get("chosen")
+    if chosen:
+        metrics["message"] = f"candidate {chosen} won on validation; {metrics['message']}"
+    log.info(metrics["message"])
     return metrics

@@ -26,7 +26,7 @@ from payer_model.modelling.model import rate
 from payer_model.policy.policies import PolicySet
 from payer_model.policy.segment import decide_all
 
-OUTPUTS: tuple[str, ...] = ("p_good", "p_average", "p_bad", "late_probability", "score")
+OUTPUTS: tuple[str, ...] = ("p_good", "p_average", "p_bad", "p_not_good", "score")
 _KEYS = ("customer_id", "as_of")
 
 

@@ -12,6 +12,9 @@ from typing import Any
 
 import numpy as np
 
+MIN_ISOTONIC_ROWS = 200
+"""Below this many validation rows a calibrator is sigmoid only."""
+
 
 class Calibrator:
     """Monotone probability calibration for one binary booster: isotonic or sigmoid.
@@ -57,7 +60,10 @@ class Calibrator:
         rng = np.random.default_rng(0)
         fold = rng.integers(0, 2, len(y))
         losses = {}
-        for method in ("isotonic", "sigmoid"):
+        # isotonic steps learnt on a few dozen rows put probabilities near 0 or 1 that the
+        # next rows contradict; small slices get the two-parameter sigmoid only
+        methods = ("isotonic", "sigmoid") if len(y) >= MIN_ISOTONIC_ROWS else ("sigmoid",)
+        for method in methods:
             loss = 0.0
             for k in (0, 1):
                 tr, te = fold != k, fold == k
@@ -103,18 +109,48 @@ def decide(cum: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
     return np.where(cum[:, 1] >= tau_bad, 2, np.where(cum[:, 0] >= tau_avg, 1, 0))
 
 
-def best_thresholds(cum: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Thresholds maximising validation macro-F1 (grid search; ties keep 0.5)."""
-    from sklearn.metrics import f1_score
+def macro_f1(y: np.ndarray, pred: np.ndarray, present: list[int] | None = None) -> float:
+    """Macro-F1 over the classes ``present`` (default: those in ``y``); numpy only.
 
+    Equal to scikit-learn's ``f1_score(average="macro", zero_division=0)`` with
+    ``labels=present``, without its per-call overhead (the threshold grid calls it often).
+    """
+    y = np.asarray(y)
+    pred = np.asarray(pred)
+    present = sorted(set(y.tolist())) if present is None else present
+    if not present:
+        return 0.0
+    scores = []
+    for c in present:
+        tp = float(np.sum((y == c) & (pred == c)))
+        fp = float(np.sum((y != c) & (pred == c)))
+        fn = float(np.sum((y == c) & (pred != c)))
+        den = 2 * tp + fp + fn
+        scores.append(2 * tp / den if den else 0.0)
+    return float(np.mean(scores))
+
+
+def best_thresholds(cum: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Thresholds maximising validation macro-F1 (grid search; ties keep the first)."""
     grid = np.round(np.arange(0.2, 0.81, 0.05), 2)
-    present = sorted(set(y.tolist()))
+    present = sorted(set(np.asarray(y).tolist()))
     best, best_f1 = (0.5, 0.5), -1.0
     for ta in grid:
         for tb in grid:
-            f1 = f1_score(
-                y, decide(cum, (ta, tb)), labels=present, average="macro", zero_division=0
-            )
+            f1 = macro_f1(y, decide(cum, (ta, tb)), present)
             if f1 > best_f1 + 1e-9:
                 best, best_f1 = (float(ta), float(tb)), f1
     return best
+
+
+def calibrate_cumulative(calibrators: list[Calibrator], raw: np.ndarray) -> np.ndarray:
+    """Both cumulative heads calibrated, ``B`` capped at ``A`` (ordered probabilities)."""
+    a = calibrators[0].transform(raw[:, 0])
+    b = calibrators[1].transform(raw[:, 1])
+    return np.column_stack([a, np.minimum(a, b)])
+
+
+def fit_decision(raw: np.ndarray, y: np.ndarray) -> tuple[list[Calibrator], tuple[float, float]]:
+    """Calibrators of both cumulative heads and the macro-F1 thresholds, fitted on ``raw``."""
+    cal = [Calibrator().fit(raw[:, k], (y >= k + 1).astype(float)) for k in (0, 1)]
+    return cal, best_thresholds(calibrate_cumulative(cal, raw), y)

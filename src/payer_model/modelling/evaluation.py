@@ -99,6 +99,72 @@ def _fmt(x: Any, pct: bool = False) -> str:
     return f"{x:.1%}" if pct else f"{x:.3f}"
 
 
+def _model_name(metrics: dict[str, Any]) -> str:
+    selection = metrics.get("selection") or {}
+    names = {
+        "xgboost": "XGBoost (ordinal, monotone, calibrated)",
+        "linear": "ordinal linear (L2, monotone, calibrated)",
+        "blend": "blend of the model and the rule rating",
+    }
+    chosen = selection.get("chosen")
+    return (
+        f"{names.get(selection.get('kind'), 'model')}: `{chosen}`" if chosen else names["xgboost"]
+    )
+
+
+def _intervals(metrics: dict[str, Any]) -> str:
+    """The gate's bootstrap intervals as a small table (empty without them)."""
+    sig = metrics.get("significance")
+    if not sig:
+        return ""
+    rows = []
+    for name in ("persistence", "rule"):
+        d = sig.get(f"vs_{name}")
+        if d:
+            rows.append(
+                f"| macro-F1 gain over {name} | {d['gain']:+.3f} | "
+                f"[{d['lower']:+.3f}, {d['upper']:+.3f}] | lower bound > 0 |"
+            )
+    e = sig.get("ece")
+    if e:
+        rows.append(
+            f"| ECE (bias-adjusted) | {e['ece']:.3f} | [{e['lower']:.3f}, {e['upper']:.3f}] "
+            f"(plain percentile upper {e.get('percentile_upper', float('nan')):.3f}) | upper "
+            "bound within the gate's maximum |"
+        )
+    level = next((v["level"] for v in sig.values() if "level" in v), 0.9)
+    return (
+        f"\n## Gate intervals ({level:.0%} paired bootstrap over customers)\n"
+        "| quantity | value | interval | gate needs |\n|---|---|---|---|\n"
+        + "\n".join(rows)
+        + "\n"
+    )
+
+
+def _candidates(metrics: dict[str, Any]) -> str:
+    """The candidates' cross-fitted validation metrics and the choice (empty without them)."""
+    selection = metrics.get("selection")
+    if not selection:
+        return ""
+    rows = "\n".join(
+        f"| {name}{' (chosen)' if name == selection['chosen'] else ''} | "
+        f"{_fmt(m.get('macro_f1'))} | {_fmt(m.get('log_loss'))} | {_fmt(m.get('ece'))} | "
+        + (
+            f"{m['gain_vs_default']['gain']:+.3f} [{m['gain_vs_default']['lower']:+.3f}, "
+            f"{m['gain_vs_default']['upper']:+.3f}]"
+            if m.get("gain_vs_default")
+            else "—"
+        )
+        + " |"
+        for name, m in selection["validation"].items()
+    )
+    return (
+        "\n## Candidates (validation cutoffs only, calibration cross-fitted)\n"
+        "| candidate | macro-F1 | log loss | ECE | gain vs xgboost |\n|---|---|---|---|---|\n"
+        f"{rows}\n"
+    )
+
+
 def model_card(
     metrics: dict[str, Any],
     *,
@@ -142,6 +208,17 @@ def model_card(
     )
     natural = ", ".join(sorted(NATURAL_PERSON_TYPES))
     checks = "\n".join(f"- {c}" for c in gate.get("checks", []))
+    if not gate.get("passed", True):
+        tw = metrics.get("test_window", {})
+        failed = [c.removeprefix("FAIL: ") for c in gate.get("checks", []) if c.startswith("FAIL")]
+        checks += (
+            f"\n\n**Why the gate failed:** {'; '.join(failed)}. The test window holds "
+            f"{tw.get('rows', 'n/a')} snapshots of {tw.get('customers', 'n/a')} customers; "
+            "where an interval crosses its limit the data cannot show that this model beats "
+            "the baselines or is calibrated, so it is kept as challenger and, where no "
+            "champion existed, the rule rating serves. More history or customers narrow the "
+            "intervals."
+        )
     return f"""# Model card: {name} version {version}
 
 ## Intended use
@@ -177,10 +254,12 @@ static profile. Names and emails are never features.
 ## Out-of-time metrics (95 % bootstrap intervals over customers)
 | model | macro-F1 | AUC bad | log loss | Brier | ECE | recall good / avg / bad |
 |---|---|---|---|---|---|---|
-{row("XGBoost (ordinal, monotone, calibrated)", mod, ci)}
+{row(_model_name(metrics), mod, ci)}
 {row("rule rating", rule)}
 {row("persistence", per)}
 
+{_intervals(metrics)}
+{_candidates(metrics)}
 ## Backtest: what each predicted rating meant
 | rating | customers | invoices | invoices paid late | mean days late | amount unpaid at E | \
 realised good / avg / bad |

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from payer_model.data.schema import UNRATED
+from payer_model.features import WORSE_WHEN_HIGHER
 from payer_model.features.block import FeatureBlock
 
 # feature -> (group, sentence). Sentences take {v} (value), {r} (reference), {n} (paid_n).
@@ -154,6 +155,30 @@ GROUP_CODES: dict[str, tuple[str, str]] = {
     "PREVIOUS": ("LATE_LAST_PERIOD", "ON_TIME_LAST_PERIOD"),
     "PROFILE": ("PROFILE_RISK", "PROFILE_STRENGTH"),
 }
+RAISES_RISK, LOWERS_RISK = "raises_risk", "lowers_risk"
+# feature -> +1 when a higher value means more risk, -1 when less; features not listed
+# (activity, profile) have no fixed direction. A reason is only given when the customer's
+# value sits on the side of the portfolio reference that matches its direction, so that a
+# sentence never reads backwards ("responsive to reminders" with more reminders than most).
+RISK_SIGN: dict[str, int] = {
+    **dict.fromkeys(WORSE_WHEN_HIGHER, 1),
+    **dict.fromkeys(
+        (
+            "reminders_per_paid",
+            "reminders_12m",
+            "disputes_n",
+            "dispute_rate",
+            "open_disputed_n",
+            "writeoff_amt",
+            "credit_utilisation",
+            "trend_days_late",
+            "overdue_n",
+            "wmean_days_to_pay",
+        ),
+        1,
+    ),
+    **dict.fromkeys(("reminder_response_rate", "paid_n", "paid_n_12m", "tenure_days"), -1),
+}
 INSUFFICIENT_HISTORY = "INSUFFICIENT_HISTORY"
 NO_HISTORY_REASON: dict[str, Any] = {
     "code": INSUFFICIENT_HISTORY,
@@ -251,49 +276,107 @@ def reason_codes(
         return out
     sub = features.take(rated)
     rows = _Rows(sub)
-    if getattr(model, "kind", "") == "xgboost":
-        cols = model.encoder_.columns
-        picked = ratings[rated]
-        # the class contribution each rating is explained by (bad: P(bad) head, average:
-        # P(>= average) head, good: minus that head)
-        head = np.where(picked == "bad", 1, 0)
-        c = model.contributions(sub, head)[:, :-1].astype(np.float64)
-        c[picked == "good"] *= -1.0
-        # per base feature sums, added column by column in encoder order so the floats
-        # (and hence the ranking on near-ties) match a per-row Python loop exactly
-        bases = list(dict.fromkeys(_base_feature(col) for col in cols))
-        where = {b: k for k, b in enumerate(bases)}
-        agg = np.zeros((len(rated), len(bases)))
-        for k, col in enumerate(cols):
-            agg[:, where[_base_feature(col)]] += c[:, k]
-        order = np.argsort(-agg, axis=1, kind="stable")
-        for j, i in enumerate(rated):
-            worse = picked[j] != "good"
-            row = rows[j]
-            reasons: list[dict[str, Any]] = []
-            for b in order[j]:
-                v = agg[j, b]
-                if not v > 0:
-                    break
-                reason = _reason(bases[b], float(v), row, reference, worse)
-                if all(reason["text"] != x["text"] for x in reasons):
-                    reasons.append(reason)
-                if len(reasons) == top:
-                    break
-            out[i] = reasons
+    if hasattr(model, "contributions"):
+        found = _contribution_reasons(model, sub, ratings[rated], reference, top)
     else:
-        for j, i in enumerate(rated):
-            row = rows[j]
-            worse = ratings[i] != "good"
-            feats = [
-                "wmean_days_late_12m"
-                if _clean(row.get("wmean_days_late_12m")) is not None
-                else "wmean_days_late"
-            ]
-            if _clean(row.get("overdue_amt")):
-                feats.append("overdue_amt")
-            out[i] = [_reason(f, None, row, reference, worse) for f in feats[:top]]
+        found = _rule_reasons(rows, ratings[rated], reference, top)
+    for j, i in enumerate(rated):
+        out[i] = found[j]
     return out
+
+
+def _mean_late_feature(row) -> str:
+    if _clean(row.get("wmean_days_late_12m")) is not None:
+        return "wmean_days_late_12m"
+    return "wmean_days_late"
+
+
+def _contribution_reasons(
+    model, sub: FeatureBlock, picked: np.ndarray, reference: dict[str, float], top: int
+) -> list[list[dict[str, Any]]]:
+    """Reasons from the model's per-feature contributions toward each row's rating."""
+    rows = _Rows(sub)
+    cols = model.encoder_.columns
+    # the class contribution each rating is explained by (bad: P(bad) head, average:
+    # P(>= average) head, good: minus that head)
+    head = np.where(picked == "bad", 1, 0)
+    c = model.contributions(sub, head)[:, :-1].astype(np.float64)
+    c[picked == "good"] *= -1.0
+    # per base feature sums, added column by column in encoder order so the floats
+    # (and hence the ranking on near-ties) match a per-row Python loop exactly
+    bases = list(dict.fromkeys(_base_feature(col) for col in cols))
+    where = {b: k for k, b in enumerate(bases)}
+    agg = np.zeros((len(picked), len(bases)))
+    for k, col in enumerate(cols):
+        agg[:, where[_base_feature(col)]] += c[:, k]
+    order = np.argsort(-agg, axis=1, kind="stable")
+    out = []
+    for j in range(len(picked)):
+        worse = picked[j] != "good"
+        row = rows[j]
+        reasons: list[dict[str, Any]] = []
+        first = None
+        for b in order[j]:
+            v = agg[j, b]
+            if not v > 0:
+                break
+            reason = _reason(bases[b], float(v), row, reference, worse)
+            first = first or reason
+            if reads_right(reason, worse) and all(reason["text"] != x["text"] for x in reasons):
+                reasons.append(reason)
+            if len(reasons) == top:
+                break
+        if not reasons:
+            k = where.get(_mean_late_feature(row))
+            contrib = None if k is None else float(agg[j, k])
+            reasons = _fallback(row, reference, worse, first, contrib)
+        out.append(reasons)
+    return out
+
+
+def _rule_reasons(
+    rows: _Rows, picked: np.ndarray, reference: dict[str, float], top: int
+) -> list[list[dict[str, Any]]]:
+    """Reasons of the rule rating: its mean days late, and the overdue amount if any."""
+    out = []
+    for j in range(len(picked)):
+        row = rows[j]
+        worse = picked[j] != "good"
+        feats = [_mean_late_feature(row)]
+        if _clean(row.get("overdue_amt")):
+            feats.append("overdue_amt")
+        reasons = [_reason(f, None, row, reference, worse) for f in feats[:top]]
+        out.append([r for r in reasons if reads_right(r, worse)] or reasons[:1])
+    return out
+
+
+def reads_right(reason: dict[str, Any], worse: bool) -> bool:
+    """Whether the customer's value sits on the side of the reference its direction says.
+
+    A risk-raising reason needs a value strictly riskier than the portfolio reference; a
+    risk-lowering one a value no riskier. Features without a fixed direction, and missing
+    values or references, always read right.
+    """
+    sign = RISK_SIGN.get(reason["feature"])
+    v, r = reason["value"], reason["reference"]
+    if sign is None or not isinstance(v, float) or r is None:
+        return True
+    gap = (v - r) * sign
+    return gap > 0 if worse else gap <= 0
+
+
+def _fallback(
+    row, reference, worse: bool, first: dict[str, Any] | None, contribution: float | None
+) -> list[dict]:
+    """The rule's reason (mean days late) if it reads right and pushes toward the rating.
+
+    Otherwise the top contribution, so that every rated customer keeps a reason.
+    """
+    reason = _reason(_mean_late_feature(row), contribution, row, reference, worse)
+    ok = reads_right(reason, worse) and (contribution is None or contribution > 0)
+    if ok or first is None:
+        return [reason]
+    return [first]
 
 
 class _Row:
@@ -327,11 +410,13 @@ def _reason(
     group, text = sentence(feature, row, reference)
     codes = GROUP_CODES.get(group, ("OTHER", "OTHER"))
     value = row.get(feature) if "=" not in feature else row.get(_base_feature(feature))
+    # the code follows the direction of the contribution: risk-raising or risk-lowering
     code = codes[0] if worse else codes[1]
     if text == "no invoice paid in the last 12 months":
         code = "NO_RECENT_PAYMENTS" if worse else code
     return {
         "code": code,
+        "direction": RAISES_RISK if worse else LOWERS_RISK,
         "feature": feature,
         "value": _clean(value) if not isinstance(value, str) else value,
         "reference": _clean(reference.get(feature)),

@@ -16,84 +16,28 @@ import numpy as np
 import pandas as pd
 
 from payer_model.config import LabelConfig
-from payer_model.data.schema import CUSTOMER_TYPES, RATINGS, UNRATED
-from payer_model.features import NUMERIC_FEATURES, WORSE_WHEN_HIGHER
+from payer_model.data.schema import RATINGS, UNRATED
+from payer_model.features import WORSE_WHEN_HIGHER
 from payer_model.features.block import FeatureBlock
 from payer_model.modelling.baselines import rule_rating
+from payer_model.modelling.blend import BlendRatingModel
 from payer_model.modelling.calibration import (
     Calibrator,
     best_thresholds,
     cumulative_to_proba,
     decide,
 )
+from payer_model.modelling.encoding import (
+    SPEC_FILE,
+    FeatureEncoder,
+    balanced_weights,
+    feature_reference,
+)
+from payer_model.modelling.linear import LinearRatingModel
 
 log = logging.getLogger(__name__)
 
-SPEC_FILE = "spec.json"
-_MAX_CATEGORIES = 30
-_MIN_CATEGORY_SHARE = 0.01
 _SMALL_BATCH = 50_000
-
-
-def _vocabulary(values: pd.Series) -> list[str]:
-    share = values.astype(str).value_counts(normalize=True)
-    keep = share[share >= _MIN_CATEGORY_SHARE].index[:_MAX_CATEGORIES]
-    return sorted(str(v) for v in keep)
-
-
-class FeatureEncoder:
-    """Numeric features plus one-hot categories, as float32 in a fixed column order."""
-
-    def __init__(self, vocab: dict[str, list[str]] | None = None) -> None:
-        self.vocab = vocab
-
-    def fit(self, features: pd.DataFrame) -> FeatureEncoder:
-        """Learn the industry and country vocabularies from training rows."""
-        self.vocab = {
-            "customer_type": list(CUSTOMER_TYPES),
-            "industry": _vocabulary(features["industry"]),
-            "country": _vocabulary(features["country"]),
-        }
-        return self
-
-    @property
-    def columns(self) -> list[str]:
-        """Model input column names, in order."""
-        assert self.vocab is not None, "encoder not fitted"
-        cols = list(NUMERIC_FEATURES)
-        for cat, values in self.vocab.items():
-            cols += [f"{cat}={v}" for v in values]
-        return cols
-
-    def transform(self, features: pd.DataFrame | FeatureBlock) -> np.ndarray:
-        """Float32 matrix (rows x columns); unknown categories are all-zero."""
-        assert self.vocab is not None, "encoder not fitted"
-        block = FeatureBlock.of(features)
-        num = np.empty((len(block), len(NUMERIC_FEATURES)), dtype=np.float32)
-        for k, name in enumerate(NUMERIC_FEATURES):
-            num[:, k] = block[name]
-        parts = [num]
-        for cat, values in self.vocab.items():
-            col = block[cat].astype(str)
-            parts.append(
-                (col[:, None] == np.asarray(values, dtype=object)[None, :]).astype(np.float32)
-            )
-        return np.ascontiguousarray(np.hstack(parts), dtype=np.float32)
-
-
-def feature_reference(features: pd.DataFrame) -> dict[str, float]:
-    """Portfolio reference for reason codes: the training median of each numeric feature."""
-    med = features[list(NUMERIC_FEATURES)].median(numeric_only=True)
-    return {k: float(v) for k, v in med.items() if pd.notna(v)}
-
-
-def balanced_weights(y: np.ndarray) -> np.ndarray:
-    """Per-row weights n / (k * n_class) so rare classes count as much as common ones."""
-    counts = np.bincount(y, minlength=len(RATINGS)).astype(float)
-    present = counts > 0
-    w = np.zeros_like(counts)
-    w[present] = len(y) / (present.sum() * counts[present])
-    return w[y]
 
 
 class XGBRatingModel:
@@ -209,11 +153,19 @@ class XGBRatingModel:
         b = self.calibrators_[1].transform(raw[:, 1])
         return np.column_stack([a, np.minimum(a, b)])
 
+    def raw_heads(self, features: pd.DataFrame | FeatureBlock) -> np.ndarray:
+        """Uncalibrated cumulative probabilities ``(A, B)`` per row."""
+        return self._raw(self.encoder_.transform(features))
+
+    def cumulative(self, features: pd.DataFrame | FeatureBlock) -> np.ndarray:
+        """Calibrated cumulative probabilities ``(A, B)`` per row."""
+        return self._cumulative(self.encoder_.transform(features))
+
     def predict(self, features: pd.DataFrame | FeatureBlock) -> tuple[np.ndarray, np.ndarray]:
         """(class probabilities (n, 3) in ``RATINGS`` order, rating per row), one pass."""
         if len(features) == 0:
             return np.zeros((0, len(RATINGS))), np.asarray([], dtype=object)
-        cum = self._cumulative(self.encoder_.transform(features))
+        cum = self.cumulative(features)
         rating = np.asarray(RATINGS, dtype=object)[decide(cum, self.thresholds_)]
         return cumulative_to_proba(cum), rating
 
@@ -390,8 +342,8 @@ class PersistenceBaseline(LookupModel):
         return prev.where(prev.notna() & (prev != "none"))
 
 
-def load_bundle(path: str | Path) -> XGBRatingModel | RuleRatingModel:
-    """Load a saved model folder of either kind.
+def load_bundle(path: str | Path) -> Any:
+    """Load a saved model folder of any kind (xgboost, rule, linear, blend).
 
     Raises:
         ValueError: the folder is not a readable model bundle (message says why).
@@ -407,6 +359,10 @@ def load_bundle(path: str | Path) -> XGBRatingModel | RuleRatingModel:
             return XGBRatingModel.from_spec(spec, path)
         if kind == RuleRatingModel.kind:
             return RuleRatingModel.from_spec(spec, path)
+        if kind == LinearRatingModel.kind:
+            return LinearRatingModel.from_spec(spec, path)
+        if kind == BlendRatingModel.kind:
+            return BlendRatingModel.from_spec(spec, path, load=load_bundle)
     except Exception as exc:  # corrupt artifacts must be refused with a clear message
         raise ValueError(f"model bundle at {path} is unreadable: {exc}") from None
     raise ValueError(f"unknown model kind {kind!r} in {spec_file}")
@@ -418,7 +374,7 @@ def rate(
     *,
     min_paid_invoices: int = 1,
 ) -> dict[str, np.ndarray]:
-    """Ratings, probabilities, late probability and 0-100 score for feature rows, as columns.
+    """Ratings, probabilities, p_not_good (1 - p_good) and 0-100 score per row, as columns.
 
     Customers with fewer than ``min_paid_invoices`` paid invoices are ``unrated`` (their
     probabilities are left empty): the model has nothing to rate them on.
@@ -430,11 +386,11 @@ def rate(
         "p_average": proba[:, 1].copy(),
         "p_bad": proba[:, 2].copy(),
     }
-    out["late_probability"] = 1.0 - out["p_good"]
+    out["p_not_good"] = 1.0 - out["p_good"]
     # Score: expected "goodness" on 0-100, good = 100, average = 50, bad = 0.
     out["score"] = np.round(100 * (out["p_good"] + 0.5 * out["p_average"])).astype(float)
     unrated = np.asarray(FeatureBlock.of(features)["paid_n"]) < min_paid_invoices
-    for col in ("p_good", "p_average", "p_bad", "late_probability", "score"):
+    for col in ("p_good", "p_average", "p_bad", "p_not_good", "score"):
         out[col][unrated] = np.nan
     out["rating"][unrated] = UNRATED
     return out
