@@ -34,13 +34,18 @@ def generate(
         str | None, typer.Option(help="worsen payment behaviour from this date (drift tests)")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet")] = "csv",
+    uplift: Annotated[
+        bool, typer.Option(help="randomised chasing experiment (chase_log, effects in truth)")
+    ] = False,
     json_out: JsonOpt = None,
 ) -> dict[str, Any]:
     """Write a synthetic portfolio (contract tables plus truth.csv) to OUT."""
     from payer_model.data.generate import generate_dataset, write_dataset
 
     with err.status("generating synthetic portfolio"):
-        tables = generate_dataset(customers, months, seed=seed, start=start, shift_from=shift_from)
+        tables = generate_dataset(
+            customers, months, seed=seed, start=start, shift_from=shift_from, uplift=uplift
+        )
         paths = write_dataset(tables, out, fmt=fmt)
     result = {name: len(df) for name, df in tables.items()}
     console.print(f"wrote {', '.join(f'{k} {v:,}' for k, v in result.items())} rows to {out}")

@@ -210,6 +210,8 @@ def generate_dataset(  # noqa: PLR0917 - the documented positional API
     start: str = "2023-01-01",
     shift_from: str | None = None,
     invoices_per_month: float = 1.5,
+    *,
+    uplift: bool = False,
 ) -> dict[str, pd.DataFrame]:
     """Generate a synthetic receivables history with known payer archetypes.
 
@@ -225,6 +227,9 @@ def generate_dataset(  # noqa: PLR0917 - the documented positional API
             are lognormal around it (roughly 0.3 to 5 per month). New, churned and
             defaulted customers are active for part of the range only, so the invoice
             count is about ``0.89 * n_customers * months * invoices_per_month``.
+        uplift: run the randomised chasing experiment of :mod:`payer_model.data.chase`
+            (reminders that change payment days, propensities, ``chase_log`` and
+            ``chase_truth`` tables, ``effect_<channel>`` columns in ``truth``).
 
     Returns:
         Tables ``customers``, ``invoices``, ``payments``, ``reminders`` and ``truth``
@@ -257,9 +262,21 @@ def generate_dataset(  # noqa: PLR0917 - the documented positional API
     settle(streams, c, inv, end_day, shift_day)
     n_inv = inv["ci"].shape[0]
     invoice_ids = _ids("INV", n_inv, 7)
+    chase = None
+    if uplift:  # its own stream: the other tables' draws are unchanged
+        from payer_model.data.chase import simulate_chase
+
+        chase_rng = np.random.default_rng(np.random.SeedSequence([seed, 20]))
+        chase = simulate_chase(chase_rng, ARCHETYPES, c, inv, end_day)
 
     reminders = _reminders(
-        streams["reminders"], c, inv, end_day=end_day, invoice_ids=invoice_ids, cust_ids=cust_ids
+        streams["reminders"],
+        c,
+        inv,
+        end_day=end_day,
+        invoice_ids=invoice_ids,
+        cust_ids=cust_ids,
+        chase=chase,
     )
     payments = _payments(inv, invoice_ids, cust_ids)
     invoices = _invoice_table(c, inv, invoice_ids, cust_ids)
@@ -273,6 +290,17 @@ def generate_dataset(  # noqa: PLR0917 - the documented positional API
             {"customer_id": _str(cust_ids), "archetype": _labels(ARCHETYPES, c["arch"])}
         ),
     }
+    if chase is not None:
+        from payer_model.data.chase import chase_tables, effect_columns
+
+        tables["truth"] = tables["truth"].assign(**effect_columns(chase["effect"]))
+        tables.update(
+            chase_tables(
+                chase,
+                np.asarray(invoice_ids.to_numpy(zero_copy_only=False), dtype=object),
+                np.asarray(cust_ids.take(pa.array(chase["ci"])), dtype=object),
+            )
+        )
     logger.info(
         "generated %d customers, %d invoices, %d payments, %d reminders (%s to %s, seed %d)",
         n_customers,
@@ -353,10 +381,13 @@ def _reminders(
     end_day: int,
     invoice_ids: pa.Array,
     cust_ids: pa.Array,
+    chase: dict[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Dunning reminders: sent only while the invoice is unpaid and before the data end.
 
-    Dunning pauses once a dispute is raised and stops at a write-off.
+    Dunning pauses once a dispute is raised and stops at a write-off. With ``chase`` (the
+    randomised experiment) its sent reminders replace the steps before day 20, and carry
+    ``propensity`` and ``tone``.
     """
     ci, due, pay_day = inv["ci"], inv["due"], inv["pay_day"]
     n = ci.shape[0]
@@ -366,7 +397,8 @@ def _reminders(
     candidate = ~inv["is_credit"]
     predue = candidate & c["predue"][ci]
     idx_parts, day_parts, chan_parts, u_parts = [], [], [], []
-    for offset, channel in _REMINDER_STEPS:  # eight steps, each vectorised over invoices
+    steps = _REMINDER_STEPS if chase is None else [s for s in _REMINDER_STEPS if s[0] >= 20]
+    for offset, channel in steps:  # eight steps, each vectorised over invoices
         u = rng.random(n, dtype=np.float32)  # for every invoice: streams independent of masks
         day = due + np.int32(offset)
         ok = (day < stop) & (day >= inv["inv_day"]) & (predue if offset < 0 else candidate)
@@ -377,6 +409,11 @@ def _reminders(
         u_parts.append(u[idx])
         del u, day, ok
     del stop, candidate, predue
+    extra = None
+    if chase is not None:
+        from payer_model.data.chase import chase_reminders
+
+        extra = chase_reminders(rng, chase, idx_parts, day_parts, chan_parts, u_parts)
     idx = np.concatenate(idx_parts)
     day = np.concatenate(day_parts)
     chan = np.concatenate(chan_parts)
@@ -384,6 +421,7 @@ def _reminders(
     del idx_parts, day_parts, chan_parts, u_parts
     order = np.lexsort((idx, day))
     idx, day, chan, u = idx[order], day[order], chan[order], u[order]
+    extra = {k: v[order] for k, v in extra.items()} if extra is not None else {}
     del order
 
     # Outcome: a promise to pay mostly precedes a payment within two weeks; some promises
@@ -401,6 +439,7 @@ def _reminders(
             "sent_date": _dates(day),
             "channel": _labels(CHANNELS, chan),
             "outcome": _labels(OUTCOMES, outcome),
+            **extra,
         }
     )
 
