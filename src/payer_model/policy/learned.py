@@ -85,7 +85,12 @@ def playbook_action(policy: Policy, fallback_channel: str = "email") -> str:
     The first step on or after the decision date (3 days before due) with its offset moved
     to the nearest timing bucket; an auto step counts as the fallback channel at its offset.
     """
-    for step in policy.sequence[: max(policy.max_reminders, 0)]:
+    return sequence_action(policy.sequence[: max(policy.max_reminders, 0)], fallback_channel)
+
+
+def sequence_action(steps: Sequence[Step], fallback_channel: str = "email") -> str:
+    """First contact of a step sequence as an experiment action (see :func:`playbook_action`)."""
+    for step in steps:
         if step.offset_days < TIMINGS[0]:
             continue
         timing = min(TIMINGS, key=lambda t: (abs(t - step.offset_days), t))

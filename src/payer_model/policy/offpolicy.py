@@ -81,7 +81,11 @@ def dr_terms(
 
 
 def bootstrap_means(
-    terms: Mapping[str, np.ndarray], n_boot: int = 200, alpha: float = 0.1, seed: int = 0
+    terms: Mapping[str, np.ndarray],
+    n_boot: int = 200,
+    alpha: float = 0.1,
+    seed: int = 0,
+    ratios: Mapping[str, tuple[str, str]] | None = None,
 ) -> dict[str, Estimate]:
     """Mean of each term vector with a percentile interval from shared bootstrap resamples.
 
@@ -90,6 +94,8 @@ def bootstrap_means(
         n_boot: bootstrap resamples.
         alpha: 1 - coverage (0.1: a 90 % interval).
         seed: random seed.
+        ratios: name -> (numerator, denominator) term names: the ratio of their means, with
+            its interval from the same resamples (NaN where the denominator is 0).
 
     Returns:
         name -> :class:`Estimate`.
@@ -102,10 +108,18 @@ def bootstrap_means(
     # multinomial counts instead of index arrays: one (n_boot x n) weight matrix, one matmul
     counts = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float) / n
     out = {}
+    boots = {}
     for k, v in arrays.items():
-        boot = counts @ v
-        lo, hi = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
+        boots[k] = counts @ v
+        lo, hi = np.quantile(boots[k], [alpha / 2, 1 - alpha / 2])
         out[k] = Estimate(float(v.mean()), float(lo), float(hi))
+    for k, (num, den) in (ratios or {}).items():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            boot = boots[num] / boots[den]
+            value = out[num].value / out[den].value if out[den].value else float("nan")
+        boot = boot[np.isfinite(boot)]
+        lo, hi = np.quantile(boot, [alpha / 2, 1 - alpha / 2]) if len(boot) else (np.nan,) * 2
+        out[k] = Estimate(float(value), float(lo), float(hi))
     return out
 
 
