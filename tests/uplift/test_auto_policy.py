@@ -54,12 +54,12 @@ def test_learned_file_validates() -> None:
     ps = load_policies(LEARNED_FILE)
     step = ps.segment("Excellent payer").policy.sequence[0]
     assert step.is_auto and step.channel == "auto" and step.timing == "auto"
-    assert ps.chase is not None and ps.chase.costs["call"] == 10.0
+    assert ps.chase is not None and ps.chase.costs["call"] == 12.0
 
 
 def test_auto_step_takes_best_uplift_per_cost(raw: dict) -> None:
     ps = parse_policies(raw)
-    # call +1: value 0.10 x 20000 x 1 % = 20 vs cost 10 (ratio 2); sms +1: 0.02 -> 4 vs 1 (4)
+    # call +1: value 0.10 x 20000 x 1 % = 20 vs cost 12 (1.7); sms +1: 0.02 -> 4 vs 1.5 (2.7)
     up = _uplift(**{"call+1": 0.10, "sms+1": 0.02})
     d = decide_learned(CUSTOMER, _inv(), GOOD, T, ps, uplift=up)
     learned = [a for a in d.next_actions if a.learned]
@@ -72,7 +72,7 @@ def test_auto_step_takes_best_uplift_per_cost(raw: dict) -> None:
 
 def test_no_reminder_when_nothing_is_worth_its_cost(raw: dict) -> None:
     ps = parse_policies(raw)
-    up = _uplift(**{"email+1": 0.001, "call+1": 0.02})  # 0.2 < 0.5 and 4 < 10
+    up = _uplift(**{"email+1": 0.001, "call+1": 0.02})  # 0.2 < 1 and 4 < 12
     d = decide_learned(CUSTOMER, _inv(), GOOD, T, ps, uplift=up)
     assert d.learned
     assert not [a for a in d.next_actions if a.learned]
@@ -137,7 +137,7 @@ def test_vectorised_choice_and_playbook_mapping(raw: dict) -> None:
     ps = parse_policies(raw)
     up = pd.concat([_uplift(**{"call+1": 0.3}), _uplift(**{"email+1": 0.0001})])
     out = choose_actions(up, [1000.0, 1000.0], ps.chase)
-    assert out.tolist() == ["none", "none"]  # 0.3 x 1000 x 1 % = 3 < 10
+    assert out.tolist() == ["none", "none"]  # 0.3 x 1000 x 1 % = 3 < 12
     out = choose_actions(up, [10_000.0, 10_000.0], ps.chase)
     assert out.tolist() == ["call+1", "none"]
     fixed = load_policies(ROOT / "serving" / "policies.yaml")

@@ -23,9 +23,10 @@ def _simulate(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, dict[int, np
     return x, actions, {7: y7, 14: y14}
 
 
-def test_t_learner_recovers_planted_effects() -> None:
+@pytest.mark.parametrize("learner", ["t", "x"])
+def test_learner_recovers_planted_effects(learner: str) -> None:
     x, actions, y = _simulate(24_000, seed=1)
-    model = UpliftModel(horizons=(14,)).fit(x, actions, y)
+    model = UpliftModel(horizons=(14,), learner=learner).fit(x, actions, y)
     up = model.predict_uplift(x, horizon=14)
     assert set(up.columns) == {"email+3", "call+3"}
     groups = np.where(x["x1"] > 0.5, "hi", "lo")

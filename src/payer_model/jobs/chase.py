@@ -37,7 +37,7 @@ from payer_model.policy.simulate import BASELINE_SEQUENCE
 log = logging.getLogger(__name__)
 
 EXPERIMENT = "chase_uplift"
-DEFAULT_CHASE = Chase(costs={"email": 0.5, "sms": 1.0, "letter": 3.0, "call": 10.0})
+DEFAULT_CHASE = Chase(costs={"email": 1.0, "sms": 1.5, "letter": 4.0, "call": 12.0})
 """Costs used when the policy file has no ``chase`` section."""
 EFFECT_TOLERANCE = 0.2
 """Recovered effects are checked against the truth within this relative tolerance."""

@@ -1,4 +1,4 @@
-"""Uplift of chasing actions: a T-learner (one XGBoost outcome model per action).
+"""Uplift of chasing actions: T- and X-learners on XGBoost (one outcome model per action).
 
 For an open invoice at a decision date T and each candidate action (a channel at a timing,
 or ``"none"``, no reminder), the model estimates P(paid within h days of T | context, action)
@@ -39,7 +39,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
 }
 
 MODEL_CARD = """\
-# Uplift model of chasing actions (T-learner on XGBoost)
+# Uplift model of chasing actions (X-learner on XGBoost)
 
 **What it estimates.** For an invoice open at a decision date and each action (a reminder
 channel at a timing relative to the due date, or no reminder) the change in P(paid within
@@ -161,14 +161,89 @@ class TLearner:
         return mu.drop(columns=[NO_ACTION]).sub(mu[NO_ACTION], axis=0)
 
 
+def _xgb_regressor(params: Mapping[str, Any], seed: int) -> Any:
+    from xgboost import XGBRegressor
+
+    return XGBRegressor(
+        **{**DEFAULT_PARAMS, **params},
+        objective="reg:squarederror",
+        tree_method="hist",
+        n_jobs=1,
+        random_state=seed,
+        verbosity=0,
+    )
+
+
+class XLearner(TLearner):
+    """X-learner: the T-learner's outcome models, then the effect modelled directly.
+
+    Stage 2 regresses imputed effects (``y - mu_none(x)`` on the rows that got the action,
+    ``mu_action(x) - y`` on the ``none`` rows) on the context and blends the two by the arms'
+    shares. Where the true effect is small (prompt payers) the effect model stays near zero
+    instead of carrying the difference of two noisy outcome models, which is what decides
+    whether a reminder is worth its cost.
+    """
+
+    def fit(
+        self,
+        x: pd.DataFrame,
+        actions: Sequence[str] | pd.Series,
+        y: Sequence[float] | np.ndarray,
+        weight: Sequence[float] | np.ndarray | None = None,
+    ) -> XLearner:
+        """Fit the outcome models, then one effect model per action and side."""
+        super().fit(x, actions, y, weight)
+        a = np.asarray(actions, dtype=object)
+        yy = np.asarray(y, dtype=float)
+        w = np.ones(len(yy)) if weight is None else np.asarray(weight, dtype=float)
+        mu = self.predict_outcome(x)
+        ctrl = a == NO_ACTION
+        self.effects_: dict[str, tuple[Any, Any, float]] = {}
+        for act in self.models_:
+            if act == NO_ACTION:
+                continue
+            treated = a == act
+            share = treated.sum() / (treated.sum() + ctrl.sum())
+            t_model = _xgb_regressor(self.params, self.seed)
+            t_model.fit(
+                x.loc[treated].to_numpy(dtype=float),
+                yy[treated] - mu.loc[treated, NO_ACTION].to_numpy(),
+                sample_weight=w[treated],
+            )
+            c_model = _xgb_regressor(self.params, self.seed)
+            c_model.fit(
+                x.loc[ctrl].to_numpy(dtype=float),
+                mu.loc[ctrl, act].to_numpy() - yy[ctrl],
+                sample_weight=w[ctrl],
+            )
+            self.effects_[act] = (t_model, c_model, float(share))
+        return self
+
+    def predict_uplift(self, x: pd.DataFrame) -> pd.DataFrame:
+        """Blended effect per action: ``(1 - share) * tau_treated + share * tau_control``."""
+        arr = x[self.features_].to_numpy(dtype=float)
+        out = {}
+        for act, (t_model, c_model, share) in self.effects_.items():
+            # weight each side by the other arm's share (Kunzel et al.: g(x) on tau_0)
+            out[act] = (1 - share) * t_model.predict(arr) + share * c_model.predict(arr)
+        for act, const in self.constant_.items():
+            if act != NO_ACTION:
+                out[act] = np.full(len(x), const) - self.predict_outcome(x)[NO_ACTION].to_numpy()
+        return pd.DataFrame(out, index=x.index)
+
+
+LEARNERS = {"t": TLearner, "x": XLearner}
+
+
 class UpliftModel:
-    """A :class:`TLearner` per horizon: uplift in P(paid within 7 / 14 days).
+    """An uplift learner per horizon: uplift in P(paid within 7 / 14 days).
 
     Args:
         horizons: outcome horizons in days.
         params: XGBoost parameters for every arm.
         min_rows: see :class:`TLearner`.
         seed: random seed.
+        learner: ``"x"`` (:class:`XLearner`, default) or ``"t"`` (:class:`TLearner`).
     """
 
     def __init__(
@@ -177,11 +252,13 @@ class UpliftModel:
         params: Mapping[str, Any] | None = None,
         min_rows: int = 50,
         seed: int = 0,
+        learner: str = "x",
     ) -> None:
         self.horizons = tuple(horizons)
         self.params = dict(params or {})
         self.min_rows = min_rows
         self.seed = seed
+        self.learner = learner
 
     def fit(
         self,
@@ -194,8 +271,9 @@ class UpliftModel:
         missing = [h for h in self.horizons if h not in outcomes]
         if missing:
             raise ValueError(f"outcomes lack horizons {missing}")
+        cls = LEARNERS[self.learner]
         self.learners_ = {
-            h: TLearner(self.params, self.min_rows, self.seed).fit(x, actions, outcomes[h], weight)
+            h: cls(self.params, self.min_rows, self.seed).fit(x, actions, outcomes[h], weight)
             for h in self.horizons
         }
         return self

@@ -7,8 +7,13 @@ A logged decision (``chase_log``: invoice, decision date, action, propensity) ge
   the invoice itself (amount, terms, due weekday, amount relative to the customer's mean);
 * its **outcomes**: paid within 7 / 14 / 30 days of the decision (the payment is on or after
   the decision: the invoice was open then), days to cash (capped at :data:`CASH_CAP_DAYS`),
-  cash collected within 30 days, whether the reminder was sent and whether it was useless
-  (paid within ``useless_days`` of the reminder);
+  cash collected within 30 days, whether the reminder was sent, and per timing whether the
+  invoice was paid within ``useless_days`` of that timing's send day (``anyway_<t>``);
+
+A reminder is *useless* when the invoice would have been paid within ``useless_days`` of it
+anyway, without it: a counterfactual, estimated from the decisions logged with no reminder
+(inverse propensity of ``none``) at the send day the target policy would have used. Payments
+a reminder caused do not count as useless (a replay of history cannot tell them apart).
 
 and :func:`compare_policies` estimates, off-policy, what the learned policy, the fixed
 playbook and the baseline would have done on the same decisions.
@@ -22,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from payer_model.data.chase import DECISION_OFFSET, NO_REMINDER, parse_action
+from payer_model.data.chase import DECISION_OFFSET, NO_REMINDER, TIMINGS, parse_action
 from payer_model.policy.offpolicy import Estimate, bootstrap_means, logged_target_prob
 
 CASH_CAP_DAYS = 60
@@ -96,6 +101,9 @@ def decision_frame(
     send = d + pd.to_timedelta(offset, unit="D")
     df["sent"] = df["sent"].astype(bool).astype(float)
     df["useless"] = df["sent"] * ((df["paid_date"] - send).dt.days.between(0, useless_days))
+    for t in TIMINGS:  # paid within useless_days of a send on that timing's day
+        lag_t = lag - (t - DECISION_OFFSET)
+        df[f"anyway_{t}"] = lag_t.between(0, useless_days).astype(float)
     return df.reset_index(drop=True)
 
 
@@ -111,7 +119,6 @@ def observed_until(frame: pd.DataFrame, data_end: pd.Timestamp) -> pd.Series:
 
 METRICS: dict[str, str] = {
     "reminders": "sent",
-    "useless": "useless",
     "paid_14": "paid_14",
     "days_to_cash": "days_to_cash",
     "cash_30": "cash_30",
@@ -155,6 +162,7 @@ def compare_policies(
         w = tp / prop
         for metric, col in METRICS.items():
             terms[f"{name}|{metric}|ips"] = w * frame[col].to_numpy(dtype=float)
+        terms[f"{name}|useless|ips"] = _useless_terms(frame, chosen)
         for metric, qq in (q or {}).items():
             qa = qq.reindex(columns=cols).fillna(0.0)
             q_target = (onehot.to_numpy() * qa.to_numpy()).sum(axis=1)
@@ -181,6 +189,21 @@ def compare_policies(
         group = f"vs_{reference}" if "-" in name else "policies"
         out[group].setdefault(name, {}).setdefault(metric, {})[method] = e.as_dict()
     return out
+
+
+def _useless_terms(frame: pd.DataFrame, chosen: pd.Series) -> np.ndarray:
+    """IPS terms of 'would have been paid within useless_days of the target's reminder anyway'.
+
+    Only rows logged with no reminder carry the counterfactual (their payment day is the one
+    without a reminder); the target's send day comes from its timing.
+    """
+    none = (frame["action"] == NO_REMINDER).to_numpy()
+    p_none = frame["propensity"].to_numpy(dtype=float)
+    anyway = np.zeros(len(frame))
+    for t in TIMINGS:
+        hit = chosen.map(lambda a, t=t: a != NO_REMINDER and _timing(a) == t).to_numpy(dtype=bool)
+        anyway = np.where(hit, frame[f"anyway_{t}"].to_numpy(dtype=float), anyway)
+    return np.where(none, anyway / p_none, 0.0)
 
 
 def constant_policy(frame: pd.DataFrame, action: str = NO_REMINDER) -> pd.Series:
