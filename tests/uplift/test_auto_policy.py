@@ -43,9 +43,7 @@ GOOD = {"rating": "good", "p_bad": 0.05}
 
 
 def _uplift(**values: float) -> pd.DataFrame:
-    cols = {
-        f"{ch}{t:+d}": 0.0 for ch in ("email", "sms", "call", "letter") for t in (-3, 1, 5)
-    }
+    cols = {f"{ch}{t:+d}": 0.0 for ch in ("email", "sms", "call", "letter") for t in (-3, 1, 5)}
     cols.update(values)
     return pd.DataFrame(cols, index=pd.Index(["I1"], name="invoice_id"))
 

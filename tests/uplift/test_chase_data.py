@@ -66,7 +66,10 @@ def test_reminders_move_payments_as_the_truth_says(tables: dict[str, pd.DataFram
     y = (log["paid_date"] - log["decision_date"]).dt.days < 14
     arch = log["customer_id"].map(tables["truth"].set_index("customer_id")["archetype"])
     chronic = arch == "chronic_late"
-    diff = y[chronic & (log["action"] == "call+1")].mean() - y[chronic & (log["action"] == "none")].mean()
+    diff = (
+        y[chronic & (log["action"] == "call+1")].mean()
+        - y[chronic & (log["action"] == "none")].mean()
+    )
     truth = tables["chase_truth"].set_index(["archetype", "action", "horizon"])["uplift"]
     assert truth[("chronic_late", "call+1", 14)] > 0.2
     assert diff == pytest.approx(truth[("chronic_late", "call+1", 14)], abs=0.12)

@@ -83,7 +83,9 @@ def test_policy_evaluate_cli(uplift_dir: Path, tracking_uri: str, tmp_path: Path
     # the learned policy sends fewer reminders than the fixed playbook, paired interval < 0
     assert r["all"]["vs_playbook"]["learned-playbook"]["reminders"]["ips"]["hi"] < 0
     exc = r["segments"]["Excellent payer"]["policies"]
-    assert exc["learned"]["reminders"]["ips"]["value"] < exc["playbook"]["reminders"]["ips"]["value"]
+    assert (
+        exc["learned"]["reminders"]["ips"]["value"] < exc["playbook"]["reminders"]["ips"]["value"]
+    )
     for name in ("learned", "playbook", "baseline"):
         for metric in ("paid_14", "cash_30"):
             assert {"ips", "dr"} <= set(pol[name][metric])

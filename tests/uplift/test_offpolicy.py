@@ -19,7 +19,9 @@ ACTIONS = ["none", "email", "call"]
 def _mu(x: np.ndarray) -> np.ndarray:
     """True P(reward | x, a) per action (columns as ACTIONS)."""
     base = 1 / (1 + np.exp(-x))
-    return np.column_stack([base * 0.6, base * 0.6 + 0.1, np.clip(base * 0.6 + 0.3 * (x > 0), 0, 1)])
+    return np.column_stack(
+        [base * 0.6, base * 0.6 + 0.1, np.clip(base * 0.6 + 0.3 * (x > 0), 0, 1)]
+    )
 
 
 def _logged(n: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:

@@ -151,9 +151,12 @@ def simulate_chase(
         send = due[idx].astype(np.int64) + timing
         sent = (a_idx > 0) & (base_pay >= send) & (send < end_day)
         sent &= ~(inv["dispute"][idx] & (inv["dispute_day"][idx] < send))
-        e = effect[ci[idx], ch] * np.array([TIMING_EFFECT[t] for t in TIMINGS])[
-            np.maximum(a_idx - 1, 0) % len(TIMINGS)
-        ]
+        e = (
+            effect[ci[idx], ch]
+            * np.array([TIMING_EFFECT[t] for t in TIMINGS])[
+                np.maximum(a_idx - 1, 0) % len(TIMINGS)
+            ]
+        )
         e = np.minimum(e * tone_f * np.array(WEEKDAY_EFFECT)[_weekday(send)], 0.95)
         works = sent & responsive & (u_effect < e)
         new_pay = _business_day(send + lag)
@@ -176,9 +179,10 @@ def simulate_chase(
                 rows.append((arch, name, h, float(row["mean"]), int(row["size"])))
     truth = pd.DataFrame(rows, columns=["archetype", "action", "horizon", "p_paid", "decisions"])
     none = truth[truth["action"] == NO_REMINDER].set_index(["archetype", "horizon"])["p_paid"]
-    truth["uplift"] = truth["p_paid"] - none.reindex(
-        pd.MultiIndex.from_frame(truth[["archetype", "horizon"]])
-    ).to_numpy()
+    truth["uplift"] = (
+        truth["p_paid"]
+        - none.reindex(pd.MultiIndex.from_frame(truth[["archetype", "horizon"]])).to_numpy()
+    )
     return {
         "idx": idx,
         "ci": ci[idx],

@@ -99,7 +99,9 @@ def effect_check(
     cells = cells.reset_index()
     n = archetypes.value_counts()
     cells["channel"] = cells["action"].str.extract(r"^([a-z]+)")[0]
-    channels = cells.groupby(["archetype", "channel"], as_index=False)[["estimated", "true"]].mean()
+    channels = cells.groupby(["archetype", "channel"], as_index=False)[
+        ["estimated", "true"]
+    ].mean()
     out: dict[str, Any] = {}
     for name, frame in (("cells", cells), ("channels", channels)):
         frame["rel_error"] = (frame["estimated"] - frame["true"]) / frame["true"]
@@ -171,7 +173,9 @@ def evaluate_chasing(  # noqa: PLR0913 - the evaluation's knobs
     x = test[list(CONTEXT_FEATURES)]
     chase = policies.chase or DEFAULT_CHASE
     uplift = model.predict_uplift(x, chase.horizon_days)
-    playbook = {s.name: playbook_action(s.policy, chase.fallback_channel) for s in policies.segments}
+    playbook = {
+        s.name: playbook_action(s.policy, chase.fallback_channel) for s in policies.segments
+    }
     targets = {
         "learned": choose_actions(uplift, test["amount"], chase),
         "playbook": test["segment"].map(playbook).fillna(NO_REMINDER),

@@ -84,9 +84,7 @@ def decision_frame(
     cf = customer_features.copy()
     cf["as_of"] = pd.to_datetime(cf["as_of"]).astype("datetime64[us]")
     cf["customer_id"] = cf["customer_id"].astype(str)
-    df = df.merge(
-        cf.rename(columns={"as_of": "month"}), on=["customer_id", "month"], how="left"
-    )
+    df = df.merge(cf.rename(columns={"as_of": "month"}), on=["customer_id", "month"], how="left")
     df["log_amount"] = np.log1p(df["amount"].clip(lower=0))
     df["amount_rel"] = df["amount"] / df["mean_invoice_amt"].where(df["mean_invoice_amt"] > 0)
     df["terms_days"] = (df["due_date"] - df["invoice_date"]).dt.days.astype(float)
@@ -182,10 +180,10 @@ def compare_policies(
     }
     est = bootstrap_means(terms, n_boot=n_boot, alpha=alpha, seed=seed, ratios=ratios)
     out: dict[str, Any] = {"decisions": n, "policies": {}, f"vs_{reference}": {}}
-    for key, e in est.items():
+    for key, raw in est.items():
         name, metric, method = key.split("|")
-        if metric == "reminders":  # a count over the evaluated decisions
-            e = Estimate(e.value * n, e.lo * n, e.hi * n)
+        # reminders: a count over the evaluated decisions
+        e = Estimate(raw.value * n, raw.lo * n, raw.hi * n) if metric == "reminders" else raw
         group = f"vs_{reference}" if "-" in name else "policies"
         out[group].setdefault(name, {}).setdefault(metric, {})[method] = e.as_dict()
     return out

@@ -86,7 +86,7 @@ class Step(StrictModel):
     @property
     def is_auto(self) -> bool:
         """True when the channel or the timing is learned."""
-        return self.channel == AUTO or self.timing == AUTO
+        return AUTO in (self.channel, self.timing)
 
 
 class Chase(StrictModel):
