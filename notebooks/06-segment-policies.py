@@ -37,17 +37,10 @@ fit = fit_and_evaluate(tables, cfg)
 print("policy version", policies.policy_version)
 
 # %%
-pd.DataFrame(
-    [
-        {
-            "segment": s.name,
-            "tone": s.policy.tone,
-            "sequence": ", ".join(f"{st.channel} {st.offset_days:+d}" for st in s.policy.sequence),
-            "credit": s.policy.credit.action,
-        }
-        for s in policies.segments
-    ]
-)
+pd.DataFrame([{"segment": s.name, "tone": s.policy.tone,
+               "sequence": ", ".join(f"{st.channel} {st.offset_days:+d}"
+                                     for st in s.policy.sequence),
+               "credit": s.policy.credit.action} for s in policies.segments])
 
 # %%
 _, end = data_range(tables["invoices"])
@@ -60,9 +53,8 @@ fig = plots.rating_mix(decisions, column="segment")
 # ## Policy replay vs a one-size-fits-all schedule
 
 # %%
-sim = simulate_policy(
-    tables, SIM_FROM, SIM_TO, policies, lambda t, as_of: rated_portfolio(t, as_of, fit.model, cfg)
-)
+sim = simulate_policy(tables, SIM_FROM, SIM_TO, policies,
+                      lambda t, as_of: rated_portfolio(t, as_of, fit.model, cfg))
 pd.DataFrame(sim["segments"])
 
 # %%
