@@ -77,7 +77,7 @@ def test_policy_evaluate_cli(uplift_dir: Path, tracking_uri: str, tmp_path: Path
         ],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
-    assert "learned" in res.output and "useless-reminder rate" in res.output
+    assert "logged decisions" in res.output and "truth check" in res.output
     r = json.loads(out.read_text())
     pol = r["all"]["policies"]
     # the learned policy sends fewer reminders than the fixed playbook, paired interval < 0
@@ -92,7 +92,7 @@ def test_policy_evaluate_cli(uplift_dir: Path, tracking_uri: str, tmp_path: Path
             e = pol[name][metric]["dr"]
             assert e["lo"] <= e["value"] <= e["hi"]
     # the strongest effect (calls on chronic late payers) is recovered
-    cells = {(c["archetype"], c["action"]): c for c in r["truth_check"]["channels"]}
+    cells = {(c["archetype"], c["channel"]): c for c in r["truth_check"]["channels"]}
     call = cells[("chronic_late", "call")]
     assert call["estimated"] == pytest.approx(call["true"], rel=0.3)
     card = run_artifact_text(r["run_id"], "model_card.md")
