@@ -37,7 +37,9 @@ from payer_model.policy.simulate import BASELINE_SEQUENCE
 log = logging.getLogger(__name__)
 
 EXPERIMENT = "chase_uplift"
-DEFAULT_CHASE = Chase(costs={"email": 1.0, "sms": 1.5, "letter": 4.0, "call": 12.0})
+DEFAULT_CHASE = Chase(
+    costs={"email": 1.0, "sms": 1.5, "letter": 4.0, "call": 12.0}, useless_cost=5.0
+)
 """Costs used when the policy file has no ``chase`` section."""
 EFFECT_TOLERANCE = 0.2
 """Recovered effects are checked against the truth within this relative tolerance."""
@@ -176,8 +178,9 @@ def evaluate_chasing(  # noqa: PLR0913 - the evaluation's knobs
     playbook = {
         s.name: playbook_action(s.policy, chase.fallback_channel) for s in policies.segments
     }
+    p_useless = _useless_model(train, x, uplift.columns, seed) if chase.useless_cost else None
     targets = {
-        "learned": choose_actions(uplift, test["amount"], chase),
+        "learned": choose_actions(uplift, test["amount"], chase, p_useless=p_useless),
         "playbook": test["segment"].map(playbook).fillna(NO_REMINDER),
         "baseline": pd.Series(sequence_action(BASELINE_SEQUENCE), index=test.index),
     }
@@ -211,6 +214,26 @@ def evaluate_chasing(  # noqa: PLR0913 - the evaluation's knobs
     if tracking_uri:
         result["run_id"] = _track(model, result, tracking_uri, chase)
     return result
+
+
+def _useless_model(
+    train: pd.DataFrame, x: pd.DataFrame, actions: pd.Index, seed: int
+) -> pd.DataFrame:
+    """P(paid within 3 days of each action's send day anyway), from the no-reminder arm."""
+    from payer_model.data.chase import TIMINGS, parse_action
+    from payer_model.modelling.uplift import TLearner
+
+    none = train[train["action"] == NO_REMINDER]
+    by_timing = {}
+    for t in TIMINGS:
+        learner = TLearner(seed=seed).fit(
+            none[list(CONTEXT_FEATURES)], none["action"], none[f"anyway_{t}"].to_numpy()
+        )
+        by_timing[t] = learner.predict_outcome(x)[NO_REMINDER].to_numpy()
+    return pd.DataFrame(
+        {a: by_timing[parse_action(a)[1]] for a in actions},  # type: ignore[index]
+        index=x.index,
+    )
 
 
 def _track(model: Any, result: dict[str, Any], tracking_uri: str, chase: Chase) -> str:

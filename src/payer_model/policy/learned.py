@@ -50,6 +50,7 @@ def choose_actions(
     chase: Chase,
     candidates: Sequence[str] | None = None,
     allowed: pd.DataFrame | None = None,
+    p_useless: pd.DataFrame | None = None,
 ) -> pd.Series:
     """The learned action per row: best value per cost among those worth it, else ``none``.
 
@@ -60,6 +61,8 @@ def choose_actions(
         candidates: actions to choose from (default: every column with a cost).
         allowed: optional boolean frame (same shape as the candidates) masking actions that
             cannot be taken for a row (e.g. a timing already past).
+        p_useless: optional P(paid within 3 days of the action's send day anyway) per action;
+            adds ``chase.useless_cost`` x that probability to the action's cost.
 
     Returns:
         Action names (``none`` when nothing is worth its cost), indexed like ``uplift``.
@@ -68,9 +71,11 @@ def choose_actions(
     if not cols:
         return pd.Series(NO_REMINDER, index=uplift.index, dtype=object)
     amt = np.asarray(amount, dtype=float)
-    cost = np.array([chase.costs[parse_action(c)[0]] for c in cols])  # type: ignore[index]
+    cost = np.array([chase.costs[parse_action(c)[0]] for c in cols])[None, :]  # type: ignore[index]
+    if p_useless is not None and chase.useless_cost > 0:
+        cost = cost + chase.useless_cost * p_useless[cols].to_numpy(dtype=float)
     value = uplift[cols].to_numpy(dtype=float) * amt[:, None] * chase.value_pct / 100.0
-    ratio = np.where(value > cost[None, :], value / cost[None, :], -np.inf)
+    ratio = np.where(value > cost, value / cost, -np.inf)
     if allowed is not None:
         ratio = np.where(allowed[cols].to_numpy(dtype=bool), ratio, -np.inf)
     best = ratio.argmax(axis=1)

@@ -93,7 +93,8 @@ class Chase(StrictModel):
     """Costs and value of learned chasing (``channel: auto`` / ``timing: auto`` steps).
 
     An action is worth sending when ``uplift x open amount x value_pct / 100`` exceeds its
-    channel's cost; among those, the best uplift per unit of cost wins.
+    channel's cost (plus ``useless_cost`` x P(paid within 3 days of it anyway) where that
+    probability is estimated); among those, the best uplift per unit of cost wins.
     """
 
     costs: dict[str, float] = Field(description="cost of one contact per channel")
@@ -101,6 +102,9 @@ class Chase(StrictModel):
         1.0, gt=0, le=100, description="worth of +1.0 in P(paid within horizon), % of amount"
     )
     horizon_days: int = Field(14, description="uplift horizon: 7 or 14 days")
+    useless_cost: float = Field(
+        0.0, ge=0, description="goodwill cost of a reminder paid within 3 days anyway"
+    )
     fallback_channel: str = Field("email", description="channel of an auto step without a model")
 
     @field_validator("costs")
