@@ -140,3 +140,13 @@ def test_vectorised_choice_and_playbook_mapping(raw: dict) -> None:
     assert out.tolist() == ["call+1", "none"]
     fixed = load_policies(ROOT / "serving" / "policies.yaml")
     assert playbook_action(fixed.segment("Excellent payer").policy) == "email+1"
+
+
+def test_goodwill_cost_of_useless_reminders_can_veto(raw: dict) -> None:
+    ps = parse_policies(raw)  # useless_cost 5 in the learned file
+    up = _uplift(**{"email+1": 0.002})  # 0.002 x 100000 x 1 % = 2 vs cost 1
+    p_useless = up * 0.0
+    keep = choose_actions(up, [100_000.0], ps.chase, p_useless=p_useless)
+    p_useless["email+1"] = 0.5  # cost 1 + 5 x 0.5 = 3.5 > 2
+    veto = choose_actions(up, [100_000.0], ps.chase, p_useless=p_useless)
+    assert (keep.iloc[0], veto.iloc[0]) == ("email+1", "none")
