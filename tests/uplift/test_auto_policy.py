@@ -150,3 +150,14 @@ def test_goodwill_cost_of_useless_reminders_can_veto(raw: dict) -> None:
     p_useless["email+1"] = 0.5  # cost 1 + 5 x 0.5 = 3.5 > 2
     veto = choose_actions(up, [100_000.0], ps.chase, p_useless=p_useless)
     assert (keep.iloc[0], veto.iloc[0]) == ("email+1", "none")
+
+
+def test_decision_prices_useless_reminders_when_given(raw: dict) -> None:
+    ps = parse_policies(raw)
+    up = _uplift(**{"sms+1": 0.02})  # 0.02 x 20000 x 1 % = 4 vs 1.5
+    assert any(
+        a.learned for a in decide_learned(CUSTOMER, _inv(), GOOD, T, ps, uplift=up).next_actions
+    )
+    p = up * 0.0 + 0.9  # 1.5 + 5 x 0.9 = 6 > 4
+    d = decide_learned(CUSTOMER, _inv(), GOOD, T, ps, uplift=up, p_useless=p)
+    assert d.learned and not any(a.learned for a in d.next_actions)

@@ -111,6 +111,7 @@ def _learned_step(
     chase: Chase,
     row: pd.Series | None,
     tone: str,
+    useless_row: pd.Series | None = None,
 ) -> tuple[Action | None, str | None]:
     """The learned reminder of one invoice, or why there is none."""
     iid = str(rec["invoice_id"])
@@ -135,7 +136,8 @@ def _learned_step(
         [[due + pd.Timedelta(days=parse_action(c)[1]) >= t for c in cols]],  # type: ignore[index]
         columns=cols,
     )
-    choice = choose_actions(row.to_frame().T, [amount], chase, cols, allowed).iloc[0]
+    p_useless = useless_row.to_frame().T if useless_row is not None else None
+    choice = choose_actions(row.to_frame().T, [amount], chase, cols, allowed, p_useless).iloc[0]
     if choice == NO_REMINDER:
         return None, f"no reminder for {iid}: no action worth its cost (learned)"
     channel, timing = parse_action(choice)  # type: ignore[misc]
@@ -159,6 +161,7 @@ def decide_learned(
     policies: PolicySet,
     sent_reminders: pd.DataFrame | None = None,
     uplift: pd.DataFrame | None = None,
+    p_useless: pd.DataFrame | None = None,
 ) -> Decision:
     """:func:`payer_model.policy.decide.decide`, with the segment's auto steps learned.
 
@@ -171,6 +174,8 @@ def decide_learned(
         sent_reminders: see ``decide``.
         uplift: uplift per action (columns like ``email+1``) indexed by ``invoice_id``, at
             the policy's horizon, as of ``as_of``; None: every auto step falls back.
+        p_useless: optional P(paid within 3 days of the action anyway), same layout, priced
+            at ``chase.useless_cost``.
 
     Returns:
         The decision; learned reminders have ``learned=True`` and so has the decision when
@@ -195,7 +200,10 @@ def decide_learned(
         if iid in d.stopped or (iid in sent and pol.max_reminders <= 1):
             continue
         row = uplift.loc[iid] if uplift is not None and iid in uplift.index else None
-        action, why = _learned_step(rec, t, pol, policies.chase, row, d.tone)
+        useless_row = (
+            p_useless.loc[iid] if p_useless is not None and iid in p_useless.index else None
+        )
+        action, why = _learned_step(rec, t, pol, policies.chase, row, d.tone, useless_row)
         if row is not None:
             learned = True
         if action is not None:
