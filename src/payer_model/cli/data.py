@@ -39,6 +39,9 @@ def generate(
         str | None,
         typer.Option(help="named setting, e.g. small-stable (100 customers, stable payers)"),
     ] = None,
+    uplift: Annotated[
+        bool, typer.Option(help="randomised chasing experiment (chase_log, effects in truth)")
+    ] = False,
     json_out: JsonOpt = None,
 ) -> dict[str, Any]:
     """Write a synthetic portfolio (contract tables plus truth.csv) to OUT."""
@@ -51,12 +54,18 @@ def generate(
                 seed=seed,
                 start=start,
                 shift_from=shift_from,
+                uplift=uplift,
                 n_customers=customers,
                 months=months,
             )
         else:
             tables = generate_dataset(
-                customers or 1500, months or 24, seed=seed, start=start, shift_from=shift_from
+                customers or 1500,
+                months or 24,
+                seed=seed,
+                start=start,
+                shift_from=shift_from,
+                uplift=uplift,
             )
         paths = write_dataset(tables, out, fmt=fmt)
     result = {name: len(df) for name, df in tables.items()}

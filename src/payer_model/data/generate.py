@@ -56,6 +56,7 @@ from payer_model.data.archetypes import (
     draw_invoices,
     settle,
 )
+from payer_model.data.fakenames import FIRST, LAST, WORDS_A, WORDS_B, draw_names
 from payer_model.data.schema import (
     CHANNELS,
     CUSTOMER_TYPES,
@@ -93,36 +94,6 @@ _REMINDER_STEPS: tuple[tuple[int, str], ...] = (
 )
 OUTCOMES: tuple[str, ...] = ("sent", "promise_to_pay", "no_response")
 """Reminder outcomes written to ``reminders.outcome``."""
-
-_WORDS_A = np.array(
-    [
-        "Alpine", "Baltic", "Blue", "Bright", "Central", "Coastal", "Delta", "Eastern",
-        "Euro", "First", "Golden", "Green", "Harbor", "Iron", "Lake", "Linden", "Meridian",
-        "Nordic", "North", "Oak", "Pioneer", "Prime", "River", "Royal", "Silver", "Summit",
-        "Sun", "United", "Vertex", "West",
-    ]
-)  # fmt: skip
-_WORDS_B = np.array(
-    [
-        "Bau", "Builders", "Care", "Consulting", "Dynamics", "Electric", "Foods", "Freight",
-        "Health", "Holdings", "Industries", "Logistics", "Machines", "Materials", "Media",
-        "Metals", "Motors", "Partners", "Pharma", "Retail", "Services", "Solutions",
-        "Supplies", "Systems", "Technik", "Textiles", "Tools", "Trading", "Trans", "Works",
-    ]
-)  # fmt: skip
-_FIRST = np.array(
-    [
-        "Anna", "Ben", "Carla", "David", "Elena", "Felix", "Greta", "Hugo", "Ines", "Jan",
-        "Klara", "Luca", "Marie", "Noah", "Olga", "Paul", "Rosa", "Sven", "Tina", "Victor",
-    ]
-)  # fmt: skip
-_LAST = np.array(
-    [
-        "Becker", "Costa", "Dubois", "Fischer", "Garcia", "Jansen", "Kowalski", "Lambert",
-        "Martin", "Meyer", "Novak", "Peeters", "Rossi", "Schmidt", "Smith", "Visser",
-        "Wagner", "Weber", "Wojcik", "Young",
-    ]
-)  # fmt: skip
 
 _NAT = np.iinfo(np.int64).min
 
@@ -163,33 +134,21 @@ def _str(values: pa.Array | np.ndarray) -> pd.Series:
     return pd.Series(values, dtype="str")
 
 
-def _draw_names(name_rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
-    """Word and name indices of the customers' names and e-mails."""
-    names: dict[str, np.ndarray] = {}
-    # Names and e-mails (PII placeholders) use their own stream so they never shift
-    # the behaviour draws.
-    names["name_a"] = name_rng.integers(0, len(_WORDS_A), size=n)
-    names["name_b"] = name_rng.integers(0, len(_WORDS_B), size=n)
-    names["first"] = name_rng.integers(0, len(_FIRST), size=n)
-    names["last"] = name_rng.integers(0, len(_LAST), size=n)
-    return names
-
-
 def _customer_table(c: dict[str, np.ndarray], ids: pa.Array) -> pd.DataFrame:
     """Assemble the customers table from the drawn attributes."""
     n = len(ids)
     person = c["ctype"] == CUSTOMER_TYPES.index("individual")
     suffix = np.array([row[3] for row in COUNTRIES])[c["country"]]
-    company = pd.Series(_WORDS_A[c["name_a"]]) + " " + _WORDS_B[c["name_b"]] + " " + suffix
-    first = pd.Series(_FIRST[c["first"]])
-    last = pd.Series(_LAST[c["last"]])
+    company = pd.Series(WORDS_A[c["name_a"]]) + " " + WORDS_B[c["name_b"]] + " " + suffix
+    first = pd.Series(FIRST[c["first"]])
+    last = pd.Series(LAST[c["last"]])
     human = first + " " + last
     # Sole traders trade under their own name plus a trade word.
-    trader = human + " " + _WORDS_B[c["name_b"]]
+    trader = human + " " + WORDS_B[c["name_b"]]
     is_trader = c["ctype"] == CUSTOMER_TYPES.index("sole_trader")
     name = np.where(person, human, np.where(is_trader, trader, company))
     number = pd.Series(np.arange(1, n + 1)).astype(str)
-    slug = (pd.Series(_WORDS_A[c["name_a"]]) + "-" + _WORDS_B[c["name_b"]]).str.lower()
+    slug = (pd.Series(WORDS_A[c["name_a"]]) + "-" + WORDS_B[c["name_b"]]).str.lower()
     mail_person = first.str.lower() + "." + last.str.lower() + number + "@example.com"
     mail_company = "accounts@" + slug + "-" + number + ".example.org"
     email = np.where(person | is_trader, mail_person, mail_company)
@@ -226,6 +185,8 @@ def generate_dataset(  # noqa: PLR0917 - the documented positional API
     shift_from: str | None = None,
     invoices_per_month: float = 1.5,
     profile: Profile = DEFAULT_PROFILE,
+    *,
+    uplift: bool = False,
 ) -> dict[str, pd.DataFrame]:
     """Generate a synthetic receivables history with known payer archetypes.
 
@@ -243,6 +204,9 @@ def generate_dataset(  # noqa: PLR0917 - the documented positional API
             count is about ``0.89 * n_customers * months * invoices_per_month``.
         profile: Portfolio-level behaviour knobs (:class:`~payer_model.data.archetypes.Profile`);
             see :data:`PRESETS`.
+        uplift: run the randomised chasing experiment of :mod:`payer_model.data.chase`
+            (reminders that change payment days, propensities, ``chase_log`` and
+            ``chase_truth`` tables, ``effect_<channel>`` columns in ``truth``).
 
     Returns:
         Tables ``customers``, ``invoices``, ``payments``, ``reminders`` and ``truth``
@@ -270,15 +234,27 @@ def generate_dataset(  # noqa: PLR0917 - the documented positional API
         invoices_per_month=invoices_per_month,
         profile=profile,
     )
-    c.update(_draw_names(streams["names"], n_customers))
+    c.update(draw_names(streams["names"], n_customers))
     cust_ids = _ids("C", n_customers, 6)
     inv = draw_invoices(streams["invoices"], c, end_day)
     settle(streams, c, inv, end_day, shift_day)
     n_inv = inv["ci"].shape[0]
     invoice_ids = _ids("INV", n_inv, 7)
+    chase = None
+    if uplift:  # its own stream: the other tables' draws are unchanged
+        from payer_model.data.chase import simulate_chase
+
+        chase_rng = np.random.default_rng(np.random.SeedSequence([seed, 20]))
+        chase = simulate_chase(chase_rng, ARCHETYPES, c, inv, end_day)
 
     reminders = _reminders(
-        streams["reminders"], c, inv, end_day=end_day, invoice_ids=invoice_ids, cust_ids=cust_ids
+        streams["reminders"],
+        c,
+        inv,
+        end_day=end_day,
+        invoice_ids=invoice_ids,
+        cust_ids=cust_ids,
+        chase=chase,
     )
     payments = _payments(inv, invoice_ids, cust_ids)
     invoices = _invoice_table(c, inv, invoice_ids, cust_ids)
@@ -292,6 +268,17 @@ def generate_dataset(  # noqa: PLR0917 - the documented positional API
             {"customer_id": _str(cust_ids), "archetype": _labels(ARCHETYPES, c["arch"])}
         ),
     }
+    if chase is not None:
+        from payer_model.data.chase import chase_tables, effect_columns
+
+        tables["truth"] = tables["truth"].assign(**effect_columns(chase["effect"]))
+        tables.update(
+            chase_tables(
+                chase,
+                np.asarray(invoice_ids.to_numpy(zero_copy_only=False), dtype=object),
+                np.asarray(cust_ids.take(pa.array(chase["ci"])), dtype=object),
+            )
+        )
     logger.info(
         "generated %d customers, %d invoices, %d payments, %d reminders (%s to %s, seed %d)",
         n_customers,
@@ -386,10 +373,13 @@ def _reminders(
     end_day: int,
     invoice_ids: pa.Array,
     cust_ids: pa.Array,
+    chase: dict[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Dunning reminders: sent only while the invoice is unpaid and before the data end.
 
-    Dunning pauses once a dispute is raised and stops at a write-off.
+    Dunning pauses once a dispute is raised and stops at a write-off. With ``chase`` (the
+    randomised experiment) its sent reminders replace the steps before day 20, and carry
+    ``propensity`` and ``tone``.
     """
     ci, due, pay_day = inv["ci"], inv["due"], inv["pay_day"]
     n = ci.shape[0]
@@ -399,7 +389,8 @@ def _reminders(
     candidate = ~inv["is_credit"]
     predue = candidate & c["predue"][ci]
     idx_parts, day_parts, chan_parts, u_parts = [], [], [], []
-    for offset, channel in _REMINDER_STEPS:  # eight steps, each vectorised over invoices
+    steps = _REMINDER_STEPS if chase is None else [s for s in _REMINDER_STEPS if s[0] >= 20]
+    for offset, channel in steps:  # eight steps, each vectorised over invoices
         u = rng.random(n, dtype=np.float32)  # for every invoice: streams independent of masks
         day = due + np.int32(offset)
         ok = (day < stop) & (day >= inv["inv_day"]) & (predue if offset < 0 else candidate)
@@ -410,6 +401,11 @@ def _reminders(
         u_parts.append(u[idx])
         del u, day, ok
     del stop, candidate, predue
+    extra = None
+    if chase is not None:
+        from payer_model.data.chase import chase_reminders
+
+        extra = chase_reminders(rng, chase, idx_parts, day_parts, chan_parts, u_parts)
     idx = np.concatenate(idx_parts)
     day = np.concatenate(day_parts)
     chan = np.concatenate(chan_parts)
@@ -417,6 +413,7 @@ def _reminders(
     del idx_parts, day_parts, chan_parts, u_parts
     order = np.lexsort((idx, day))
     idx, day, chan, u = idx[order], day[order], chan[order], u[order]
+    extra = {k: v[order] for k, v in extra.items()} if extra is not None else {}
     del order
 
     # Outcome: a promise to pay mostly precedes a payment within two weeks; some promises
@@ -434,6 +431,7 @@ def _reminders(
             "sent_date": _dates(day),
             "channel": _labels(CHANNELS, chan),
             "outcome": _labels(OUTCOMES, outcome),
+            **extra,
         }
     )
 

@@ -24,7 +24,11 @@ __all__ = ["find_table_files", "header_names", "normalise_header", "read_table"]
 
 _DELIMITERS = (",", ";", "\t", "|")
 _SUFFIX_RANK = {".parquet": 0, ".pq": 0, ".csv": 1, ".csv.gz": 2, ".tsv": 3, ".xlsx": 4}
-_IGNORED_FILES = {"truth": "evaluation-only file of the synthetic generator"}
+_IGNORED_FILES = {
+    "truth": "evaluation-only file of the synthetic generator",
+    "chase_truth": "evaluation-only file of the synthetic generator",
+    "chase_log": "decision log of a randomised chasing experiment (policy evaluate reads it)",
+}
 
 
 def normalise_header(name: object) -> str:

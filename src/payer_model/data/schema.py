@@ -59,7 +59,9 @@ PAYMENT_OPTIONAL: tuple[str, ...] = ("payment_id", "customer_id")
 
 # reminders: collection contacts per invoice
 REMINDER_REQUIRED: tuple[str, ...] = ("invoice_id", "sent_date", "channel")
-REMINDER_OPTIONAL: tuple[str, ...] = ("customer_id", "outcome")
+REMINDER_OPTIONAL: tuple[str, ...] = ("customer_id", "outcome", "tone", "propensity")
+"""``propensity``: the logging policy's probability of this reminder's action when it was
+randomised (see :mod:`payer_model.data.chase`), empty for fixed dunning steps."""
 CHANNELS: tuple[str, ...] = ("email", "sms", "call", "letter")
 
 DATE_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -104,6 +106,8 @@ REMINDER_COLUMNS: tuple[str, ...] = (
     "sent_date",
     "channel",
     "outcome",
+    "tone",
+    "propensity",
 )
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "customers": CUSTOMER_COLUMNS,

@@ -305,6 +305,7 @@ def validate_reminders(tbl: PreparedTable, invoices: pd.DataFrame, notes: list[s
     """Validate the reminders table against the accepted invoices."""
     masks = base_masks(tbl, REMINDER_REQUIRED)
     dates = add_dates(tbl, ("sent_date",), masks)
+    nums = add_numbers(tbl, ("propensity",), masks, notes)
     inv_customer, _ = _invoice_links(invoices)
     given, via = _linked_customer(tbl, inv_customer)
     channel = tbl.text["channel"].str.lower().str.replace(r"[\s\-_]+", "", regex=True)
@@ -337,6 +338,8 @@ def validate_reminders(tbl: PreparedTable, invoices: pd.DataFrame, notes: list[s
             "sent_date": dates["sent_date"],
             "channel": _coalesce(channel, "").astype(str),
             "outcome": str_col(tbl.col("outcome")),
+            "tone": str_col(tbl.col("tone")),
+            "propensity": nums["propensity"],
         }
     )
     return finish_table(tbl, masks, clean)

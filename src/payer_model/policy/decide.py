@@ -45,6 +45,7 @@ class Action(BaseModel):
     catch_up: bool = False
     next_step: str | None = None
     history: dict[str, Any] | None = None
+    learned: bool = Field(False, description="chosen by the uplift model (an auto step)")
 
 
 class CreditDecision(BaseModel):
@@ -82,6 +83,7 @@ class Decision(BaseModel):
     requires_human_review: bool
     reasons: list[str]
     policy_version: str
+    learned: bool = Field(False, description="an auto step was decided by the uplift model")
 
 
 def value_of(row: Any, key: str, default: Any = None) -> Any:
@@ -192,6 +194,8 @@ def _pending_steps(
     done = list(done)
     pending: list[tuple[pd.Timestamp, Step]] = []
     for step in pol.sequence:
+        if step.is_auto:  # learned steps: policy.learned decides them
+            continue
         hit = next((k for k, (_, ch) in enumerate(done) if ch == step.channel), None)
         if hit is not None:
             done.pop(hit)  # this step already went out

@@ -40,6 +40,10 @@ CREDIT_ACTIONS: tuple[str, ...] = (
     "limit_cap",
 )
 HUMAN_REVIEW_ACTIONS: frozenset[str] = frozenset({"reduce_limit", "hold_new_orders"})
+AUTO = "auto"
+"""``channel: auto`` / ``timing: auto``: the step's channel / timing is learned (uplift)."""
+AUTO_DEFAULT_OFFSET = 1
+"""Offset of a ``timing: auto`` step when no uplift estimate exists (the fallback)."""
 
 
 class PolicyError(ValueError):
@@ -47,14 +51,84 @@ class PolicyError(ValueError):
 
 
 class Step(StrictModel):
-    """One contact: a channel at an offset in days from the due date (negative = before)."""
+    """One contact: a channel at an offset in days from the due date (negative = before).
+
+    ``channel: auto`` and/or ``timing: auto`` make the step learned: the uplift model picks
+    the channel (among those with a cost in ``chase.costs``) and/or the timing, or no
+    reminder when none is worth its cost. A fixed channel or offset is a human override.
+    """
 
     channel: str
     offset_days: int
+    timing: str | None = Field(None, description="'auto': the offset is learned")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _auto_offset(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and data.get("timing") and "offset_days" not in data:
+            return {**data, "offset_days": AUTO_DEFAULT_OFFSET}
+        return data
 
     @field_validator("channel")
     @classmethod
     def _known_channel(cls, v: str) -> str:
+        if v not in (*CHANNELS, AUTO):  # 'auto' (learned) is documented with the step
+            raise ValueError(f"unknown channel '{v}' (allowed: {', '.join(CHANNELS)})")
+        return v
+
+    @field_validator("timing")
+    @classmethod
+    def _known_timing(cls, v: str | None) -> str | None:
+        if v is not None and v != AUTO:
+            raise ValueError(f"timing must be '{AUTO}' or absent, got '{v}'")
+        return v
+
+    @property
+    def is_auto(self) -> bool:
+        """True when the channel or the timing is learned."""
+        return AUTO in (self.channel, self.timing)
+
+
+class Chase(StrictModel):
+    """Costs and value of learned chasing (``channel: auto`` / ``timing: auto`` steps).
+
+    An action is worth sending when ``uplift x open amount x value_pct / 100`` exceeds its
+    channel's cost (plus ``useless_cost`` x P(paid within 3 days of it anyway) where that
+    probability is estimated); among those, the best uplift per unit of cost wins.
+    """
+
+    costs: dict[str, float] = Field(description="cost of one contact per channel")
+    value_pct: float = Field(
+        1.0, gt=0, le=100, description="worth of +1.0 in P(paid within horizon), % of amount"
+    )
+    horizon_days: int = Field(14, description="uplift horizon: 7 or 14 days")
+    useless_cost: float = Field(
+        0.0, ge=0, description="goodwill cost of a reminder paid within 3 days anyway"
+    )
+    fallback_channel: str = Field("email", description="channel of an auto step without a model")
+
+    @field_validator("costs")
+    @classmethod
+    def _costs(cls, v: dict[str, float]) -> dict[str, float]:
+        for ch, cost in v.items():
+            if ch not in CHANNELS:
+                raise ValueError(f"unknown channel '{ch}' (allowed: {', '.join(CHANNELS)})")
+            if not cost > 0:
+                raise ValueError(f"{ch}: cost must be > 0, got {cost}")
+        if not v:
+            raise ValueError("needs a cost for at least one channel")
+        return v
+
+    @field_validator("horizon_days")
+    @classmethod
+    def _horizon(cls, v: int) -> int:
+        if v not in (7, 14):
+            raise ValueError(f"must be 7 or 14, got {v}")
+        return v
+
+    @field_validator("fallback_channel")
+    @classmethod
+    def _fallback(cls, v: str) -> str:
         if v not in CHANNELS:
             raise ValueError(f"unknown channel '{v}' (allowed: {', '.join(CHANNELS)})")
         return v
@@ -227,6 +301,7 @@ class PolicySet(StrictModel):
     default_segment: str
     unrated_p_bad: float = Field(0.2, ge=0, le=1, description="P(bad) used for unrated")
     segments: list[Segment] = Field(min_length=1)
+    chase: Chase | None = Field(None, description="costs of learned (auto) steps")
     _version: str = PrivateAttr("")
 
     @property
@@ -246,6 +321,18 @@ class PolicySet(StrictModel):
                 f"(segments: {', '.join(names)})"
             )
         check_shadowing(self.segments)
+        for i, seg in enumerate(self.segments):
+            for j, step in enumerate(seg.policy.sequence):
+                if not step.is_auto:
+                    continue
+                where = f"segments[{i}].policy.sequence[{j}]"
+                if self.chase is None:
+                    raise ValueError(
+                        f"{where}: '{AUTO}' needs a top-level 'chase' section with costs "
+                        "per channel"
+                    )
+                if step.channel != AUTO and step.channel not in self.chase.costs:
+                    raise ValueError(f"{where}: channel '{step.channel}' has no chase.costs entry")
         return self
 
     def segment(self, name: str) -> Segment:
@@ -340,7 +427,10 @@ def policy_summary(seg: Segment) -> dict[str, Any]:
     return {
         "name": seg.name,
         "tone": p.tone,
-        "sequence": [f"{s.channel} {s.offset_days:+d}" for s in p.sequence],
+        "sequence": [
+            f"{s.channel} {AUTO if s.timing == AUTO else f'{s.offset_days:+d}'}"
+            for s in p.sequence
+        ],
         "max_reminders": p.max_reminders,
         "stop_on": list(p.stop_on),
         "escalation": [f"{e.to} {e.offset_days:+d}" for e in p.escalation],
