@@ -107,10 +107,10 @@ def test_portfolio_decisions_equal_per_customer(policies, source, with_predictio
     scored = _scored([*cids, "C-WITHOUT-INVOICES"], seed=len(cids))
     preds = _predictions(tables["invoices"], seed=1) if with_predictions else None
     for when in (t, t - pd.Timedelta(days=150)):
-        batch = [d.model_dump(mode="json") for d in
-                 decide_all(tables, scored, when, policies, invoice_predictions=preds)]  # fmt: skip
-        single = [d.model_dump(mode="json") for d in
-                  _per_customer(tables, scored, when, policies, preds)]  # fmt: skip
+        batch = decide_all(tables, scored, when, policies, invoice_predictions=preds)
+        batch = [d.model_dump(mode="json") for d in batch]
+        single = _per_customer(tables, scored, when, policies, preds)
+        single = [d.model_dump(mode="json") for d in single]
         assert len(batch) == len(single) == len(scored)
         for b, s in zip(batch, single, strict=True):
             assert b == s, b["customer_id"]

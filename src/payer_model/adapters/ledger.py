@@ -378,12 +378,17 @@ class LedgerStore:
 
     @staticmethod
     def _select(con, table: sa.Table, customer_ids: Iterable[str] | None) -> list[dict]:
+        keys = [c.name for c in table.columns]
         if customer_ids is None:
-            return [dict(r._mapping) for r in con.execute(sa.select(table))]
+            return [dict(zip(keys, r, strict=True)) for r in con.execute(sa.select(table))]
         rows: list[dict] = []
-        for ids in chunks(customer_ids):
-            q = sa.select(table).where(table.c.customer_id.in_(ids))
-            rows += [dict(r._mapping) for r in con.execute(q)]
+        ids = list(customer_ids)
+        if len(ids) == 1:  # one customer (an event's rescoring, the view): one plain query
+            q = sa.select(table).where(table.c.customer_id == ids[0])
+            return [dict(zip(keys, r, strict=True)) for r in con.execute(q)]
+        for part in chunks(ids):
+            q = sa.select(table).where(table.c.customer_id.in_(part))
+            rows += [dict(zip(keys, r, strict=True)) for r in con.execute(q)]
         return rows
 
     def customer_ids(self) -> list[str]:

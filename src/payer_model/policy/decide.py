@@ -376,7 +376,7 @@ def decide_records(
         "reminders_sent": n_sent,
         "disputes_open": sum(1 for r in plan.stopped.values() if r == "dispute_open"),
     }
-    amounts = {str(r["invoice_id"]): float(r[amt_col]) for r in records} if plan.escalations else {}
+    amounts = {str(r["invoice_id"]): float(r[amt_col]) for r in records if plan.escalations}
     actions = _actions(plan, pol, tone, amounts, t, history)
     p_for_priority = p_bad if p_bad is not None else policies.unrated_p_bad
     priority = p_for_priority * plan.overdue_amt
