@@ -72,9 +72,7 @@ def decide_all(
         )
     rem = _owned_reminders(tables.get("reminders"), open_inv, t)
     cust = tables.get("customers")
-    cust_by = (
-        {str(r["customer_id"]): r for r in frame_records(cust)} if cust is not None else {}
-    )
+    cust_by = {str(r["customer_id"]): r for r in frame_records(cust)} if cust is not None else {}
     rows = frame_records(scored) if isinstance(scored, pd.DataFrame) else list(scored)
     customers = []
     for row in rows:

@@ -96,8 +96,16 @@ def decide_many(
         rows = by_cust.get(cid, [])
         out.append(
             decide_records(
-                customer, rating_row, [records[k] for k in rows], [is_open[k] for k in rows],
-                t, policies, sent, promises, n_sent.get(cid, 0), amt_col,
+                customer,
+                rating_row,
+                [records[k] for k in rows],
+                [is_open[k] for k in rows],
+                t,
+                policies,
+                sent,
+                promises,
+                n_sent.get(cid, 0),
+                amt_col,
             )  # fmt: skip
         )
     return out
