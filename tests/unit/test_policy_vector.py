@@ -142,3 +142,35 @@ def test_frame_records_equal_to_dict():
     tables, _ = _tables("sample")
     inv = tables["invoices"].head(300)
     assert frame_records(inv) == inv.to_dict("records")
+
+
+def _ledger_rows(tables):
+    """Contract frames as the ledger hands them out: dicts, dates as date, missing as None."""
+
+    def cell(v):
+        if isinstance(v, pd.Timestamp):
+            return v.date()
+        if v is pd.NaT or (isinstance(v, float) and np.isnan(v)):
+            return None
+        return v
+
+    return {name: [{k: cell(v) for k, v in r.items()} for r in frame_records(frame)]
+            for name, frame in tables.items() if frame is not None}  # fmt: skip
+
+
+@pytest.mark.parametrize("source", ["generated-3", "sample"])
+def test_rows_path_decides_as_the_portfolio_path(policies, source):
+    """decide_rows (an event's few customers, no pandas) equals decide_all on the frames."""
+    from payer_model.policy.vector import decide_rows
+
+    tables, t = _tables(source)
+    cids = sorted(set(tables["invoices"]["customer_id"].astype(str)))
+    scored = _scored([*cids, "C-WITHOUT-INVOICES"], seed=len(cids))
+    rows = _ledger_rows(tables)
+    rating_rows = frame_records(scored)
+    for when in (t, t - pd.Timedelta(days=150)):
+        frame_path = decide_all(tables, scored, when, policies)
+        rows_path = decide_rows(rows, rating_rows, when, policies)
+        assert [d.model_dump(mode="json") for d in rows_path] == [
+            d.model_dump(mode="json") for d in frame_path
+        ]

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 CLOCK_KEY = "as_of"
 BATCH_CUSTOMERS = 5000
 """Customers rescored per pass (bounded memory on a refresh of a large ledger)."""
+FEW_CUSTOMERS = 50
+"""Up to this many customers are rescored from their rows without pandas (events)."""
 
 
 @dataclass
@@ -137,8 +139,12 @@ class LiveLoop:
         for k in range(0, len(ids), BATCH_CUSTOMERS):
             part = ids[k : k + BATCH_CUSTOMERS]
             data = self.store.rows(part)
-            frames = contract_frames(data)
-            rows = score_state(frames, as_of, self.scorer, records_from_rows(data))
+            if plan_on is None and len(part) <= FEW_CUSTOMERS:  # no pandas for an event
+                frames = None
+                rows = score_state(None, as_of, self.scorer, rows=data)
+            else:
+                frames = contract_frames(data)
+                rows = score_state(frames, as_of, self.scorer, records_from_rows(data))
             before = work.load_states(self.store, part)
             alerts = [
                 a
@@ -153,7 +159,7 @@ class LiveLoop:
                 )  # fmt: skip
             ]
             added += work.save_rescored(self.store, rows, alerts, review_items(rows))
-            if plan_on is not None:
+            if frames is not None and plan_on is not None:
                 states = {r["customer_id"]: r for r in rows}
                 self._planned += self._plan_messages(outbox_messages(states, frames, plan_on),
                                                      plan_on)  # fmt: skip

@@ -12,7 +12,7 @@ holds and limit reductions for natural persons are never automatic: they come ba
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -150,23 +150,32 @@ def reminder_history(
     sent_reminders: pd.DataFrame | None, t: pd.Timestamp
 ) -> tuple[dict[str, list[tuple[pd.Timestamp, str]]], dict[str, pd.Timestamp]]:
     """Reminders sent before ``t`` per invoice (date, channel), and the latest promise dates."""
-    sent: dict[str, list[tuple[pd.Timestamp, str]]] = {}
-    promises: dict[str, pd.Timestamp] = {}
     if sent_reminders is None or not len(sent_reminders):
-        return sent, promises
+        return {}, {}
     rem = sent_reminders[pd.to_datetime(sent_reminders["sent_date"]) < t]
     outcome = rem["outcome"] if "outcome" in rem.columns else pd.Series(None, index=rem.index)
-    for iid, sd, ch, oc in zip(
-        rem["invoice_id"].astype(str),
-        pd.to_datetime(rem["sent_date"]),
-        rem["channel"].astype(str),
-        outcome,
-        strict=True,
-    ):
-        sent.setdefault(iid, []).append((sd.normalize(), ch))
+    return history_of(
+        zip(
+            rem["invoice_id"].astype(str),
+            pd.to_datetime(rem["sent_date"]),
+            rem["channel"].astype(str),
+            outcome,
+            strict=True,
+        )
+    )
+
+
+def history_of(
+    sent: Iterable[tuple[str, pd.Timestamp, str, Any]],
+) -> tuple[dict[str, list[tuple[pd.Timestamp, str]]], dict[str, pd.Timestamp]]:
+    """:func:`reminder_history` of (invoice id, sent date, channel, outcome) already before T."""
+    out: dict[str, list[tuple[pd.Timestamp, str]]] = {}
+    promises: dict[str, pd.Timestamp] = {}
+    for iid, sd, ch, oc in sent:
+        out.setdefault(iid, []).append((sd.normalize(), ch))
         if oc == "promise_to_pay" and (iid not in promises or sd > promises[iid]):
             promises[iid] = sd.normalize()
-    return sent, promises
+    return out, promises
 
 
 @dataclass

@@ -14,17 +14,19 @@ escalations, credit decision). No pandas runs per customer, and the decisions ar
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from payer_model.features.asof import open_mask
+from payer_model.data.schema import CUSTOMER_COLUMNS, INVOICE_COLUMNS, PII_COLUMNS
+from payer_model.features.asof import is_open_at, known_at, open_mask
 from payer_model.policy.decide import (
     Decision,
     amount_column,
     decide_records,
+    history_of,
     known_invoices,
     reminder_history,
 )
@@ -109,3 +111,88 @@ def decide_many(
             )  # fmt: skip
         )
     return out
+
+
+def decide_rows(
+    data: Mapping[str, Sequence[Mapping[str, Any]]],
+    rating_rows: Sequence[Mapping[str, Any]],
+    as_of: date | str | pd.Timestamp,
+    policies: PolicySet,
+) -> list[Decision]:
+    """:func:`payer_model.policy.segment.decide_all` from ledger rows, without pandas.
+
+    For a few customers (an event's rescoring) building frames costs more than deciding:
+    this prepares the same records from row dicts (``customers``, ``invoices``,
+    ``payments``, ``reminders``; dates as :class:`datetime.date`) with the scalar as-of rule
+    (:func:`~payer_model.features.asof.is_open_at`) and the same netting of partial
+    payments received before ``as_of``, then runs the same
+    :func:`~payer_model.policy.decide.decide_records` (a parity test holds both paths equal).
+
+    Args:
+        data: rows per contract table of the customers to decide.
+        rating_rows: rating, probabilities and feature values, one per customer decided.
+        as_of: decision date.
+        policies: validated policy set.
+
+    Returns:
+        One :class:`Decision` per row of ``rating_rows``.
+    """
+    t = pd.Timestamp(as_of).normalize()
+    day = t.date()
+    paid: dict[str, float] = {}
+    for p in data.get("payments", ()):
+        if known_at(_day(p["payment_date"]), day):
+            iid = str(p["invoice_id"])
+            paid[iid] = paid.get(iid, 0.0) + float(p["amount"])
+    owner: dict[str, str] = {}
+    by_cust: dict[str, list[dict[str, Any]]] = {}
+    for r in data.get("invoices", ()):
+        if not is_open_at(_day(r["invoice_date"]), _day(r.get("paid_date")),
+                          _day(r.get("written_off_date")), day):  # fmt: skip
+            continue
+        iid, cid = str(r["invoice_id"]), str(r["customer_id"])
+        owner.setdefault(iid, cid)
+        if r.get("document_type") == "credit_note":
+            continue
+        rec = {c: r.get(c) for c in INVOICE_COLUMNS}
+        rec["disputed"] = bool(rec["disputed"])
+        rec["open_amount"] = float(r["amount"]) - paid.get(iid, 0.0)
+        by_cust.setdefault(cid, []).append(rec)
+    sent_rows = []
+    n_sent: dict[str, int] = {}
+    for r in data.get("reminders", ()):
+        iid = str(r["invoice_id"])
+        sd = pd.Timestamp(r["sent_date"])
+        if iid in owner and sd < t:
+            sent_rows.append((iid, sd, str(r["channel"]), r.get("outcome")))
+            n_sent[owner[iid]] = n_sent.get(owner[iid], 0) + 1
+    sent, promises = history_of(sent_rows)
+    cust_by = {
+        str(c["customer_id"]): {k: c.get(k) for k in CUSTOMER_COLUMNS if k not in PII_COLUMNS}
+        for c in data.get("customers", ())
+    }
+    out = []
+    for row in rating_rows:
+        cid = str(row["customer_id"])
+        recs = by_cust.get(cid, [])
+        out.append(
+            decide_records(
+                cust_by.get(cid, {"customer_id": cid}),
+                row,
+                recs,
+                [True] * len(recs),
+                t,
+                policies,
+                sent,
+                promises,
+                n_sent.get(cid, 0),
+                "open_amount",
+            )  # fmt: skip
+        )
+    return out
+
+
+def _day(v: Any) -> date | None:
+    if v is None:
+        return None
+    return v.date() if isinstance(v, datetime) else v
