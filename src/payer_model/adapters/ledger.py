@@ -376,6 +376,29 @@ class LedgerStore:
                 data[name] = self._select(con, table, customer_ids)
         return data
 
+    def columns(self, customer_ids: Iterable[str]) -> dict[str, dict[str, list]]:
+        """Rows of the four contract tables of some customers, as lists per column.
+
+        The same values as :meth:`rows`, without a dict per row (the refresh reads a few
+        thousand customers at a time this way).
+        """
+        ids = list(customer_ids)
+        out: dict[str, dict[str, list]] = {}
+        with self.engine.connect() as con:
+            for name, table in (
+                ("customers", t.customers),
+                ("invoices", t.invoices),
+                ("payments", t.payments),
+                ("reminders", t.reminders),
+            ):
+                keys = [c.name for c in table.columns]
+                rows: list[Any] = []
+                for part in chunks(ids):
+                    rows += con.execute(sa.select(table).where(table.c.customer_id.in_(part)))
+                cols = list(zip(*rows, strict=True)) if rows else [() for _ in keys]
+                out[name] = {k: list(v) for k, v in zip(keys, cols, strict=True)}
+        return out
+
     @staticmethod
     def _select(con, table: sa.Table, customer_ids: Iterable[str] | None) -> list[dict]:
         keys = [c.name for c in table.columns]

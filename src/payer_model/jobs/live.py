@@ -25,7 +25,7 @@ from payer_model.adapters import ledger_work as work
 from payer_model.adapters.ledger import LedgerStore
 from payer_model.live.notify import has_due_reminder, outbox_messages, risk_alert, text_hash
 from payer_model.live.rescore import Scorer, score_state
-from payer_model.live.tables import contract_frames, records_from_rows
+from payer_model.live.tables import frames_from_columns, records_from_columns
 
 log = logging.getLogger(__name__)
 
@@ -138,13 +138,13 @@ class LiveLoop:
         self._planned = 0
         for k in range(0, len(ids), BATCH_CUSTOMERS):
             part = ids[k : k + BATCH_CUSTOMERS]
-            data = self.store.rows(part)
             if plan_on is None and len(part) <= FEW_CUSTOMERS:  # no pandas for an event
                 frames = None
-                rows = score_state(None, as_of, self.scorer, rows=data)
-            else:
-                frames = contract_frames(data)
-                rows = score_state(frames, as_of, self.scorer, records_from_rows(data))
+                rows = score_state(None, as_of, self.scorer, rows=self.store.rows(part))
+            else:  # many customers: read by column, decide the portfolio in one pass
+                cols = self.store.columns(part)
+                frames = frames_from_columns(cols)
+                rows = score_state(frames, as_of, self.scorer, records_from_columns(cols))
             before = work.load_states(self.store, part)
             alerts = [
                 a
