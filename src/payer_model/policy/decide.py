@@ -362,8 +362,9 @@ def decide_records(
     ``records`` are the customer's invoices known at ``t`` (:func:`known_invoices`, as
     dicts), ``is_open`` which of them are open at ``t``, ``sent``/``promises`` the
     :func:`reminder_history` and ``n_sent`` the customer's reminders sent before ``t``.
-    :func:`decide` prepares them for one customer, :func:`payer_model.policy.vector.
-    decide_many` for a whole portfolio at once.
+    :func:`decide` prepares them for one customer,
+    :func:`~payer_model.policy.vector.decide_many` for a whole portfolio at once and
+    :func:`~payer_model.policy.vector.decide_rows` from ledger rows.
     """
     row = {**dict(customer), **dict(rating_row)}
     seg, rule = policies.match(row)
