@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -260,3 +261,32 @@ def test_concurrent_writers_share_one_ledger(ledger_url):
     assert s.count("ledger_events") == 70 and s.count("invoices") == 70
     assert s.count("customers") == 3
     s.dispose()
+
+
+def test_columns_hold_the_same_values_as_rows(store, live_tables):
+    """The refresh's column reads equal the row reads, table by table, and so do the frames."""
+    from payer_model.live.convert import events_from_tables
+    from payer_model.live.tables import (
+        contract_frames,
+        frames_from_columns,
+        records_from_columns,
+        records_from_rows,
+    )
+
+    store.append(events_from_tables(live_tables))
+    ids = store.customer_ids()[:25]
+    rows, cols = store.rows(ids), store.columns(ids)
+    assert rows["invoices"] and rows["payments"] and rows["reminders"]
+    for name, table_rows in rows.items():
+        as_rows = [dict(zip(cols[name], v, strict=True)) for v in zip(*cols[name].values())]
+        key = next(iter(cols[name]))  # the primary key comes first
+        assert sorted(as_rows, key=lambda r: r[key]) == sorted(table_rows, key=lambda r: r[key])
+    for name, frame in frames_from_columns(cols).items():
+        other = contract_frames(rows)[name]
+        order = list(frame.columns[:2])
+        pd.testing.assert_frame_equal(
+            frame.sort_values(order).reset_index(drop=True),
+            other.sort_values(order).reset_index(drop=True),
+        )
+    by_id = {r.customer_id: r for r in records_from_rows(rows)}
+    assert {r.customer_id: r for r in records_from_columns(cols)} == by_id

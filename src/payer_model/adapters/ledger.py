@@ -376,14 +376,42 @@ class LedgerStore:
                 data[name] = self._select(con, table, customer_ids)
         return data
 
+    def columns(self, customer_ids: Iterable[str]) -> dict[str, dict[str, list]]:
+        """Rows of the four contract tables of some customers, as lists per column.
+
+        The same values as :meth:`rows`, without a dict per row (the refresh reads a few
+        thousand customers at a time this way).
+        """
+        ids = list(customer_ids)
+        out: dict[str, dict[str, list]] = {}
+        with self.engine.connect() as con:
+            for name, table in (
+                ("customers", t.customers),
+                ("invoices", t.invoices),
+                ("payments", t.payments),
+                ("reminders", t.reminders),
+            ):
+                keys = [c.name for c in table.columns]
+                rows: list[Any] = []
+                for part in chunks(ids):
+                    rows += con.execute(sa.select(table).where(table.c.customer_id.in_(part)))
+                cols = list(zip(*rows, strict=True)) if rows else [() for _ in keys]
+                out[name] = {k: list(v) for k, v in zip(keys, cols, strict=True)}
+        return out
+
     @staticmethod
     def _select(con, table: sa.Table, customer_ids: Iterable[str] | None) -> list[dict]:
+        keys = [c.name for c in table.columns]
         if customer_ids is None:
-            return [dict(r._mapping) for r in con.execute(sa.select(table))]
+            return [dict(zip(keys, r, strict=True)) for r in con.execute(sa.select(table))]
         rows: list[dict] = []
-        for ids in chunks(customer_ids):
-            q = sa.select(table).where(table.c.customer_id.in_(ids))
-            rows += [dict(r._mapping) for r in con.execute(q)]
+        ids = list(customer_ids)
+        if len(ids) == 1:  # one customer (an event's rescoring, the view): one plain query
+            q = sa.select(table).where(table.c.customer_id == ids[0])
+            return [dict(zip(keys, r, strict=True)) for r in con.execute(q)]
+        for part in chunks(ids):
+            q = sa.select(table).where(table.c.customer_id.in_(part))
+            rows += [dict(zip(keys, r, strict=True)) for r in con.execute(q)]
         return rows
 
     def customer_ids(self) -> list[str]:

@@ -23,15 +23,17 @@ from typing import Any
 
 from payer_model.adapters import ledger_work as work
 from payer_model.adapters.ledger import LedgerStore
-from payer_model.live.notify import due_messages, risk_alert, text_hash
+from payer_model.live.notify import has_due_reminder, outbox_messages, risk_alert, text_hash
 from payer_model.live.rescore import Scorer, score_state
-from payer_model.live.tables import contract_frames, records_from_rows
+from payer_model.live.tables import frames_from_columns, records_from_columns
 
 log = logging.getLogger(__name__)
 
 CLOCK_KEY = "as_of"
 BATCH_CUSTOMERS = 5000
 """Customers rescored per pass (bounded memory on a refresh of a large ledger)."""
+FEW_CUSTOMERS = 50
+"""Up to this many customers are rescored from their rows without pandas (events)."""
 
 
 @dataclass
@@ -81,6 +83,7 @@ class LiveLoop:
         self.p_bad_step = p_bad_step
         self.delivery = delivery or Delivery()
         self.audit = audit
+        self._planned = 0
 
     # ------------------------------------------------------------------ clock
     def clock(self) -> date:
@@ -116,22 +119,32 @@ class LiveLoop:
             "cancelled_messages": len(cancelled),
         }
 
-    def rescore(self, causes: Mapping[str, Sequence[str]], as_of: date) -> list[dict]:
+    def rescore(
+        self, causes: Mapping[str, Sequence[str]], as_of: date, *, plan_on: date | None = None
+    ) -> list[dict]:
         """Rescore customers; store their state, new alerts and review items.
 
         Args:
             causes: customer id -> ids of the events that made it change.
             as_of: the scoring date.
+            plan_on: also plan the outbox messages of these customers due on or before this
+                day, from the rows already read (the refresh does).
 
         Returns:
             The alerts added (duplicates of stored ones are not).
         """
         added: list[dict] = []
         ids = sorted(causes)
+        self._planned = 0
         for k in range(0, len(ids), BATCH_CUSTOMERS):
             part = ids[k : k + BATCH_CUSTOMERS]
-            data = self.store.rows(part)
-            rows = score_state(contract_frames(data), as_of, self.scorer, records_from_rows(data))
+            if plan_on is None and len(part) <= FEW_CUSTOMERS:  # no pandas for an event
+                frames = None
+                rows = score_state(None, as_of, self.scorer, rows=self.store.rows(part))
+            else:  # many customers: read by column, decide the portfolio in one pass
+                cols = self.store.columns(part)
+                frames = frames_from_columns(cols)
+                rows = score_state(frames, as_of, self.scorer, records_from_columns(cols))
             before = work.load_states(self.store, part)
             alerts = [
                 a
@@ -145,9 +158,11 @@ class LiveLoop:
                     )
                 )  # fmt: skip
             ]
-            work.save_states(self.store, rows)
-            added += work.add_alerts(self.store, alerts)
-            work.add_reviews(self.store, review_items(rows))
+            added += work.save_rescored(self.store, rows, alerts, review_items(rows))
+            if frames is not None and plan_on is not None:
+                states = {r["customer_id"]: r for r in rows}
+                self._planned += self._plan_messages(outbox_messages(states, frames, plan_on),
+                                                     plan_on)  # fmt: skip
         self._post_alerts(added)
         return added
 
@@ -176,10 +191,15 @@ class LiveLoop:
 
         want = (as_of, self.scorer.model_version, self.scorer.policies.policy_version)
         done = work.state_versions(self.store)
-        ids = [c for c in self.store.customer_ids() if done.get(c) != want]
-        alerts = self.rescore(dict.fromkeys(ids, ()), as_of)
+        every = self.store.customer_ids()
+        ids = [c for c in every if done.get(c) != want]
+        alerts = self.rescore(dict.fromkeys(ids, ()), as_of, plan_on=as_of)
         self.store.set_meta(CLOCK_KEY, as_of.isoformat())
-        planned = self.plan(as_of)
+        planned = self._planned  # the rescored ones were planned from the rows just read
+        fresh = set(ids)
+        rest = [c for c in every if c not in fresh]
+        if rest:
+            planned += self.plan(as_of, rest)
         moved = assign_collectors(self.store, self.collectors, self.capacity)
         return {"as_of": as_of.isoformat(), "rescored": len(ids), "alerts": len(alerts),
                 "planned_messages": planned, "assigned": len(moved)}  # fmt: skip
@@ -190,20 +210,13 @@ class LiveLoop:
 
         Each new message is in the audit store (message id and text hash, never the text).
         """
-        from payer_model.policy.segment import open_invoices_at
-
         states = work.load_states(self.store, customer_ids)
-        if not states:
+        due = [c for c, s in states.items() if has_due_reminder(s, on)]
+        if not due:
             return 0
-        tables = self.store.tables(list(states))
-        open_inv = open_invoices_at(tables, _ts(max(s["as_of"] for s in states.values())))
-        by_cust = {str(k): g for k, g in open_inv.groupby(open_inv["customer_id"].astype(str))}
-        cust = {str(r["customer_id"]): r for r in tables["customers"].to_dict("records")}
-        messages = []
-        for cid, state in states.items():
-            if cid not in by_cust:
-                continue
-            messages += due_messages(state, cust.get(cid, {"customer_id": cid}), by_cust[cid], on)
+        return self._plan_messages(outbox_messages(states, self.store.tables(due), on), on)
+
+    def _plan_messages(self, messages: list[dict[str, Any]], on: date) -> int:
         added = work.plan_messages(self.store, messages)
         self._audit_messages(added, on, "planned")
         return len(added)
@@ -264,12 +277,6 @@ class LiveLoop:
 
 
 _HOOK_FIELDS = ("message_id", "customer_id", "invoice_ids", "channel", "tone", "text", "due_date")
-
-
-def _ts(day: date):
-    import pandas as pd
-
-    return pd.Timestamp(day)
 
 
 def _sent_events(m: Mapping[str, Any], on: date) -> list[dict[str, Any]]:

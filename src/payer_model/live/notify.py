@@ -75,10 +75,19 @@ def message_id(
     return _digest(customer_id, ",".join(sorted(invoice_ids)), channel, day, pv)
 
 
+def has_due_reminder(state: Mapping[str, Any], on: date) -> bool:
+    """Whether a stored state's next actions hold a reminder due on or before ``on``."""
+    day = on.isoformat()
+    return any(
+        a.get("kind") == "reminder" and a.get("channel") and str(a.get("date")) <= day
+        for a in (state.get("decision") or {}).get("next_actions") or ()
+    )
+
+
 def due_messages(
     state: Mapping[str, Any],
     customer: Mapping[str, Any],
-    open_invoices: pd.DataFrame,
+    open_invoices: pd.DataFrame | Sequence[Mapping[str, Any]],
     on: date,
 ) -> list[dict[str, Any]]:
     """Outbox rows for the reminders of ``state``'s next actions due on or before ``on``.
@@ -87,20 +96,29 @@ def due_messages(
         state: a stored customer state (``decision`` is the policy decision as JSON).
         customer: customer row without name or email (the greeting stays generic; the
             address is looked up only when the message is delivered).
-        open_invoices: the customer's open invoices (with ``open_amount`` when known).
+        open_invoices: the customer's open invoices (with ``open_amount`` when known), a
+            frame or its records.
         on: the day the messages are planned for.
 
     Returns:
         Rows with ``message_id``, ``customer_id``, ``invoice_ids``, ``channel``, ``tone``,
         ``text``, ``policy_version``, ``due_date``.
     """
+    if not has_due_reminder(state, on):
+        return []
     decision = Decision.model_validate(state["decision"])
+    recs = (
+        open_invoices.to_dict("records")
+        if isinstance(open_invoices, pd.DataFrame)
+        else open_invoices
+    )
     out = []
     for action in decision.next_actions:
         if action.kind != "reminder" or action.date > on or not action.channel:
             continue
         ids = [str(i) for i in action.invoice_ids]
-        inv = open_invoices[open_invoices["invoice_id"].astype(str).isin(ids)]
+        wanted = set(ids)
+        inv = [r for r in recs if str(r["invoice_id"]) in wanted]
         text = render_message(decision, customer, inv, action.channel)
         out.append(
             {
@@ -116,6 +134,40 @@ def due_messages(
                 "due_date": action.date,
             }
         )
+    return out
+
+
+def outbox_messages(
+    states: Mapping[str, Mapping[str, Any]],
+    tables: Mapping[str, pd.DataFrame],
+    on: date,
+) -> list[dict[str, Any]]:
+    """:func:`due_messages` of many customers at once.
+
+    Args:
+        states: stored states by customer id.
+        tables: contract tables holding at least the customers with a due reminder.
+        on: the day the messages are planned for.
+
+    Returns:
+        The outbox rows of every state, customer by customer.
+    """
+    from payer_model.policy.segment import open_invoices_at
+    from payer_model.policy.vector import frame_records
+
+    due = {cid: s for cid, s in states.items() if has_due_reminder(s, on)}
+    if not due:
+        return []
+    as_of = pd.Timestamp(max(s["as_of"] for s in states.values()))
+    open_inv = open_invoices_at(tables, as_of)
+    recs: dict[str, list[dict[str, Any]]] = {}
+    for r in frame_records(open_inv):
+        recs.setdefault(str(r["customer_id"]), []).append(r)
+    cust = {str(r["customer_id"]): r for r in frame_records(tables["customers"])}
+    out = []
+    for cid, state in due.items():
+        if cid in recs:
+            out += due_messages(state, cust.get(cid, {"customer_id": cid}), recs[cid], on)
     return out
 
 

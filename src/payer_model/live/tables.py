@@ -41,17 +41,35 @@ def _column(name: str, kind: str, values: list[Any]) -> Any:
 
 def contract_frame(name: str, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """One contract table from row dicts (extra keys dropped, missing columns empty)."""
+    return frame_from_columns(name, {c: [r.get(c) for r in rows] for c in TABLE_COLUMNS[name]})
+
+
+def frame_from_columns(name: str, columns: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
+    """One contract table from lists per column (extra columns dropped, missing ones empty)."""
     cols = TABLE_COLUMNS[name]
+    n = len(next(iter(columns.values()))) if columns else 0
     kinds = {c: "date" if c in DATE_COLUMNS[name] else "float" if c in _FLOATS else
              "bool" if c == "disputed" else "text" for c in cols}  # fmt: skip
     return pd.DataFrame(
-        {c: _column(c, kinds[c], [r.get(c) for r in rows]) for c in cols}, columns=list(cols)
+        {c: _column(c, kinds[c], list(columns.get(c, [None] * n))) for c in cols},
+        columns=list(cols),
     )
 
 
 def contract_frames(data: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, pd.DataFrame]:
     """The four contract tables from rows per table name."""
     return {name: contract_frame(name, data.get(name, ())) for name in TABLE_COLUMNS}
+
+
+def frames_from_columns(
+    data: Mapping[str, Mapping[str, Sequence[Any]]],
+) -> dict[str, pd.DataFrame]:
+    """The four contract tables from lists per column per table name."""
+    return {name: frame_from_columns(name, data.get(name, {})) for name in TABLE_COLUMNS}
+
+
+def _as_columns(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> dict[str, list]:
+    return {c: [r.get(c) for r in rows] for c in names}
 
 
 def records_from_rows(data: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[CustomerRecord]:
@@ -61,28 +79,44 @@ def records_from_rows(data: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[C
     the contract frames (customers of the customers rows first, then invoice-only ones;
     payments and reminders go to the customer owning their invoice).
     """
+    return records_from_columns(
+        {name: _as_columns(data.get(name, ()), TABLE_COLUMNS[name]) for name in TABLE_COLUMNS}
+    )
+
+
+def records_from_columns(data: Mapping[str, Mapping[str, Sequence[Any]]]) -> list[CustomerRecord]:
+    """:func:`records_from_rows` from lists per column per table (:meth:`LedgerStore.columns`)."""
     by_cust: dict[str, list[InvoiceRecord]] = {}
     owner: dict[str, str] = {}
-    for r in data.get("invoices", ()):
-        cid = str(r["customer_id"])
-        by_cust.setdefault(cid, []).append(
-            InvoiceRecord(
-                str(r["invoice_id"]), r["invoice_date"], r["due_date"], float(r["amount"]),
-                r.get("document_type"), r.get("paid_date"), bool(r.get("disputed")),
-                r.get("dispute_date"), r.get("written_off_date"),
+    inv = data.get("invoices") or {}
+    if inv.get("invoice_id"):
+        for i, c, idate, due, amt, doc, paid, disp, ddate, wo in zip(
+            inv["invoice_id"], inv["customer_id"], inv["invoice_date"], inv["due_date"],
+            inv["amount"], inv["document_type"], inv["paid_date"], inv["disputed"],
+            inv["dispute_date"], inv["written_off_date"], strict=True,
+        ):  # fmt: skip
+            cid, iid = str(c), str(i)
+            by_cust.setdefault(cid, []).append(
+                InvoiceRecord(iid, idate, due, float(amt), doc, paid, bool(disp), ddate, wo)
             )
-        )  # fmt: skip
-        owner.setdefault(str(r["invoice_id"]), cid)
+            owner.setdefault(iid, cid)
     pays: dict[str, list[PaymentRecord]] = {}
-    for r in data.get("payments", ()):
-        if (cid := owner.get(str(r["invoice_id"]))) is not None:
-            rec = PaymentRecord(str(r["invoice_id"]), r["payment_date"], float(r["amount"]))
-            pays.setdefault(cid, []).append(rec)
+    pay = data.get("payments") or {}
+    for iid, pdate, amt in zip(pay.get("invoice_id", ()), pay.get("payment_date", ()),
+                               pay.get("amount", ()), strict=True):  # fmt: skip
+        if (cid := owner.get(str(iid))) is not None:
+            pays.setdefault(cid, []).append(PaymentRecord(str(iid), pdate, float(amt)))
     rems: dict[str, list[ReminderRecord]] = {}
-    for r in data.get("reminders", ()):
-        if (cid := owner.get(str(r["invoice_id"]))) is not None:
-            rems.setdefault(cid, []).append(ReminderRecord(str(r["invoice_id"]), r["sent_date"]))
-    attrs = {str(r["customer_id"]): r for r in data.get("customers", ())}
+    rem = data.get("reminders") or {}
+    for iid, sdate in zip(rem.get("invoice_id", ()), rem.get("sent_date", ()), strict=True):
+        if (cid := owner.get(str(iid))) is not None:
+            rems.setdefault(cid, []).append(ReminderRecord(str(iid), sdate))
+    cust = data.get("customers") or {}
+    names = list(cust)
+    attrs = {
+        str(vals[names.index("customer_id")]): dict(zip(names, vals, strict=True))
+        for vals in zip(*cust.values(), strict=True)
+    } if names else {}  # fmt: skip
 
     def num(v: Any) -> float | None:
         return None if v is None else float(v)

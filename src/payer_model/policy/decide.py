@@ -12,7 +12,7 @@ holds and limit reductions for natural persons are never automatic: they come ba
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -152,23 +152,32 @@ def reminder_history(
     sent_reminders: pd.DataFrame | None, t: pd.Timestamp
 ) -> tuple[dict[str, list[tuple[pd.Timestamp, str]]], dict[str, pd.Timestamp]]:
     """Reminders sent before ``t`` per invoice (date, channel), and the latest promise dates."""
-    sent: dict[str, list[tuple[pd.Timestamp, str]]] = {}
-    promises: dict[str, pd.Timestamp] = {}
     if sent_reminders is None or not len(sent_reminders):
-        return sent, promises
+        return {}, {}
     rem = sent_reminders[pd.to_datetime(sent_reminders["sent_date"]) < t]
     outcome = rem["outcome"] if "outcome" in rem.columns else pd.Series(None, index=rem.index)
-    for iid, sd, ch, oc in zip(
-        rem["invoice_id"].astype(str),
-        pd.to_datetime(rem["sent_date"]),
-        rem["channel"].astype(str),
-        outcome,
-        strict=True,
-    ):
-        sent.setdefault(iid, []).append((sd.normalize(), ch))
+    return history_of(
+        zip(
+            rem["invoice_id"].astype(str),
+            pd.to_datetime(rem["sent_date"]),
+            rem["channel"].astype(str),
+            outcome,
+            strict=True,
+        )
+    )
+
+
+def history_of(
+    sent: Iterable[tuple[str, pd.Timestamp, str, Any]],
+) -> tuple[dict[str, list[tuple[pd.Timestamp, str]]], dict[str, pd.Timestamp]]:
+    """:func:`reminder_history` of (invoice id, sent date, channel, outcome) already before T."""
+    out: dict[str, list[tuple[pd.Timestamp, str]]] = {}
+    promises: dict[str, pd.Timestamp] = {}
+    for iid, sd, ch, oc in sent:
+        out.setdefault(iid, []).append((sd.normalize(), ch))
         if oc == "promise_to_pay" and (iid not in promises or sd > promises[iid]):
             promises[iid] = sd.normalize()
-    return sent, promises
+    return out, promises
 
 
 @dataclass
@@ -260,7 +269,7 @@ def _actions(
     plan: _Plan,
     pol: Policy,
     tone: str,
-    inv: pd.DataFrame,
+    amounts: Mapping[str, float],
     t: pd.Timestamp,
     history: dict[str, Any],
 ) -> list[Action]:
@@ -277,12 +286,6 @@ def _actions(
         for (w, ch, cu), items in plan.reminders.items()
     ]
     due_now = [k for k, (w, _) in plan.escalations.items() if w == t]
-    amt_col = "open_amount" if "open_amount" in inv.columns else "amount"
-    amounts = (
-        dict(zip(inv["invoice_id"].astype(str), inv[amt_col].astype(float), strict=True))
-        if len(inv)
-        else {}
-    )
     for k, (w, ids) in plan.escalations.items():
         if w == t and k != max(due_now):
             continue  # several steps overdue at once: only the furthest one is due today
@@ -330,6 +333,43 @@ def decide(
         The :class:`Decision`.
     """
     t = pd.Timestamp(as_of).normalize()
+    inv = known_invoices(open_invoices, t)
+    sent, promises = reminder_history(sent_reminders, t)
+    records = inv.to_dict("records") if len(inv) else []
+    is_open = open_mask(inv, t).tolist() if len(inv) else []
+    n_sent = sum(len(v) for v in sent.values())
+    return decide_records(
+        customer, rating_row, records, is_open, t, policies, sent, promises, n_sent,
+        amount_column(inv),
+    )  # fmt: skip
+
+
+def amount_column(inv: pd.DataFrame) -> str:
+    """The column escalations sum: ``open_amount`` (net of partial payments) when present."""
+    return "open_amount" if "open_amount" in inv.columns else "amount"
+
+
+def decide_records(
+    customer: Mapping[str, Any],
+    rating_row: Mapping[str, Any],
+    records: list[dict[str, Any]],
+    is_open: list[bool],
+    t: pd.Timestamp,
+    policies: PolicySet,
+    sent: Mapping[str, list[tuple[pd.Timestamp, str]]],
+    promises: Mapping[str, pd.Timestamp],
+    n_sent: int,
+    amt_col: str = "amount",
+) -> Decision:
+    """:func:`decide` on prepared inputs: the one implementation behind both paths.
+
+    ``records`` are the customer's invoices known at ``t`` (:func:`known_invoices`, as
+    dicts), ``is_open`` which of them are open at ``t``, ``sent``/``promises`` the
+    :func:`reminder_history` and ``n_sent`` the customer's reminders sent before ``t``.
+    :func:`decide` prepares them for one customer,
+    :func:`~payer_model.policy.vector.decide_many` for a whole portfolio at once and
+    :func:`~payer_model.policy.vector.decide_rows` from ledger rows.
+    """
     row = {**dict(customer), **dict(rating_row)}
     seg, rule = policies.match(row)
     pol = seg.policy
@@ -338,23 +378,20 @@ def decide(
     p_bad = value_of(row, "p_bad")
     p_bad = float(p_bad) if p_bad is not None else None
 
-    inv = known_invoices(open_invoices, t)
-    sent, promises = reminder_history(sent_reminders, t)
     plan = _Plan()
-    if len(inv):
-        is_open = open_mask(inv, t).tolist()
-        for rec, open_now in zip(inv.to_dict("records"), is_open, strict=True):
-            _plan_invoice(plan, rec, open_now, t, pol, sent, promises)
+    for rec, open_now in zip(records, is_open, strict=True):
+        _plan_invoice(plan, rec, open_now, t, pol, sent, promises)  # type: ignore[arg-type]
 
     history = {
         "wmean_days_late": value_of(row, "wmean_days_late"),
         "oldest_overdue_days": plan.oldest_overdue,
         "overdue_amt": round(plan.overdue_amt, 2),
         "open_amt": round(plan.open_amt, 2),
-        "reminders_sent": sum(len(v) for v in sent.values()),
+        "reminders_sent": n_sent,
         "disputes_open": sum(1 for r in plan.stopped.values() if r == "dispute_open"),
     }
-    actions = _actions(plan, pol, tone, inv, t, history)
+    amounts = {str(r["invoice_id"]): float(r[amt_col]) for r in records if plan.escalations}
+    actions = _actions(plan, pol, tone, amounts, t, history)
     p_for_priority = p_bad if p_bad is not None else policies.unrated_p_bad
     priority = p_for_priority * plan.overdue_amt
     reasons = [f"segment '{seg.name}' by {rule}", f"rating {rating}"]

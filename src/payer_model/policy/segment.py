@@ -1,8 +1,10 @@
-"""Segment policy over a portfolio: :func:`decide_all` runs :func:`decide` per customer.
+"""Segment policy over a portfolio: :func:`decide_all`, the decisions of every customer.
 
 Invoices are filtered once with the as-of rule of :mod:`payer_model.features.asof` (open at
 T: issued before T, neither paid nor written off before T), partial payments received
-before T are netted, and each customer gets its own invoices and reminders.
+before T are netted, and the whole portfolio goes through
+:func:`payer_model.policy.vector.decide_many` (the decisions of
+:func:`~payer_model.policy.decide.decide` per customer, computed in one pass).
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import pandas as pd
 
 from payer_model.data.schema import PII_COLUMNS
 from payer_model.features.asof import open_mask
-from payer_model.policy.decide import Decision, decide
+from payer_model.policy.decide import Decision
 from payer_model.policy.policies import PolicySet
+from payer_model.policy.vector import decide_many, frame_records
 
 
 def open_invoices_at(tables: Mapping[str, pd.DataFrame | None], t: pd.Timestamp) -> pd.DataFrame:
@@ -33,15 +36,16 @@ def open_invoices_at(tables: Mapping[str, pd.DataFrame | None], t: pd.Timestamp)
     return open_inv
 
 
-def _reminders_by_customer(
+def _owned_reminders(
     reminders: pd.DataFrame | None, open_inv: pd.DataFrame, t: pd.Timestamp
-) -> dict[str, pd.DataFrame]:
+) -> pd.DataFrame | None:
+    """Reminders sent before ``t`` of the open invoices, each for its invoice's customer."""
     if reminders is None or not len(reminders):
-        return {}
+        return None
     rem = reminders[pd.to_datetime(reminders["sent_date"]) < t]
     rem = rem[rem["invoice_id"].isin(open_inv["invoice_id"])]
     owner = dict(zip(open_inv["invoice_id"], open_inv["customer_id"], strict=True))
-    return {str(k): g for k, g in rem.groupby(rem["invoice_id"].map(owner).astype(str))}
+    return rem.assign(customer_id=rem["invoice_id"].map(owner).astype(str))
 
 
 def decide_all(
@@ -51,12 +55,12 @@ def decide_all(
     policies: PolicySet,
     invoice_predictions: pd.DataFrame | None = None,
 ) -> list[Decision]:
-    """Run :func:`decide` for every customer of ``scored`` (ratings merged with features).
+    """The decision of every customer of ``scored`` (ratings merged with features).
 
-    Only invoices open at ``as_of`` are passed per customer, so a portfolio of a few
-    thousand customers takes seconds. ``invoice_predictions`` (``invoice_id``, ``p_late``,
-    ``band`` of the invoice model at ``as_of``) let band rules apply and rank customers by
-    expected overdue amount.
+    Only invoices open at ``as_of`` are looked at, and the portfolio is decided in one pass
+    (:func:`~payer_model.policy.vector.decide_many`). ``invoice_predictions``
+    (``invoice_id``, ``p_late``, ``band`` of the invoice model at ``as_of``) let band rules
+    apply and rank customers by expected overdue amount.
     """
     t = pd.Timestamp(as_of).normalize()
     inv = tables["invoices"]
@@ -66,18 +70,14 @@ def decide_all(
         open_inv = open_inv.assign(invoice_id=open_inv["invoice_id"].astype(str)).merge(
             pred, on="invoice_id", how="left"
         )
-    by_cust = {str(k): g for k, g in open_inv.groupby(open_inv["customer_id"].astype(str))}
-    rem_by = _reminders_by_customer(tables.get("reminders"), open_inv, t)
+    rem = _owned_reminders(tables.get("reminders"), open_inv, t)
     cust = tables.get("customers")
-    cust_by = (
-        {str(r["customer_id"]): r for r in cust.to_dict("records")} if cust is not None else {}
-    )
-    empty = inv.iloc[:0]
-    out = []
-    rows = scored.to_dict("records") if isinstance(scored, pd.DataFrame) else scored
+    cust_by = {str(r["customer_id"]): r for r in frame_records(cust)} if cust is not None else {}
+    rows = frame_records(scored) if isinstance(scored, pd.DataFrame) else list(scored)
+    customers = []
     for row in rows:
         cid = str(row["customer_id"])
         c = cust_by.get(cid, {"customer_id": cid})
-        c = {k: v for k, v in c.items() if k not in PII_COLUMNS}
-        out.append(decide(c, by_cust.get(cid, empty), row, t, policies, rem_by.get(cid)))
-    return out
+        customers.append({k: v for k, v in c.items() if k not in PII_COLUMNS})
+    open_inv = open_inv if len(open_inv) else inv.iloc[:0]
+    return decide_many(customers, rows, open_inv, t, policies, rem)

@@ -6,7 +6,7 @@ sms, letter, call; a call renders a script for the collector). The text is ready
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -31,17 +31,26 @@ def _env():
     )
 
 
+@lru_cache(maxsize=64)
+def _template(name: str):
+    """A compiled template, loaded once per process (templates ship with the package)."""
+    return _env().get_template(name)
+
+
 def render_message(
-    decision: Any, customer: Mapping[str, Any], invoices: pd.DataFrame, channel: str
+    decision: Any,
+    customer: Mapping[str, Any],
+    invoices: pd.DataFrame | Sequence[Mapping[str, Any]],
+    channel: str,
 ) -> str:
     """Render the message for a decision's tone and a channel.
 
     Args:
         decision: a :class:`payer_model.policy.decide.Decision`.
         customer: customer row; ``name`` is used for the greeting only (never stored).
-        invoices: invoices to list (``invoice_id``, ``due_date``, ``amount``, optional
-            ``currency``); invoices stopped by the decision (paid, disputed, promised)
-            are left out.
+        invoices: invoices to list, a frame or its records (``invoice_id``, ``due_date``,
+            ``amount``, optional ``currency``); invoices stopped by the decision (paid,
+            disputed, promised) are left out.
         channel: email, sms, letter or call.
 
     Returns:
@@ -49,7 +58,8 @@ def render_message(
     """
     as_of = pd.Timestamp(decision.as_of)
     rows = []
-    for rec in invoices.to_dict("records"):
+    recs = invoices.to_dict("records") if isinstance(invoices, pd.DataFrame) else invoices
+    for rec in recs:
         iid = str(rec["invoice_id"])
         if iid in decision.stopped:
             continue
@@ -81,4 +91,4 @@ def render_message(
         "credit_action": decision.credit.action,
         "next_step": next_step or "escalation to a collector",
     }
-    return _env().get_template(f"{decision.tone}_{channel}.j2").render(**ctx).strip() + "\n"
+    return _template(f"{decision.tone}_{channel}.j2").render(**ctx).strip() + "\n"
