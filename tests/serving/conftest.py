@@ -71,10 +71,12 @@ def client_env(champion_store, tmp_path_factory):
     from starlette.testclient import TestClient
 
     mp = pytest.MonkeyPatch()
+    where = tmp_path_factory.mktemp("asgi")
     env = {
         "PAYER_TRACKING_URI": champion_store["PAYER_TRACKING_URI"],
         "PAYER_API_KEYS": f"{KEY},other-key-0123456789",
-        "PAYER_AUDIT_DB": str(tmp_path_factory.mktemp("asgi") / "audit.db"),
+        "PAYER_AUDIT_DB": str(where / "audit.db"),
+        "PAYER_LEDGER_URL": f"sqlite:///{where / 'ledger.db'}",
         "PAYER_RATE_LIMIT_PER_MIN": "100000",
         "PAYER_RATE_LIMIT_BURST": "1000",
         "PAYER_MAX_BODY_BYTES": "300000",
