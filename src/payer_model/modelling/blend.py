@@ -19,15 +19,14 @@ from payer_model.data.schema import RATINGS
 from payer_model.features.block import FeatureBlock
 from payer_model.modelling.calibration import (
     Calibrator,
+    CumulativeRating,
     calibrate_cumulative,
-    cumulative_to_proba,
-    decide,
     fit_decision,
 )
 from payer_model.modelling.encoding import SPEC_FILE
 
 
-class BlendRatingModel:
+class BlendRatingModel(CumulativeRating):
     """A weighted mix of rating models' calibrated cumulative probabilities, recalibrated.
 
     ``A = sum_i w_i A_i`` (and likewise ``B``), recalibrated and thresholded on validation.
@@ -87,22 +86,6 @@ class BlendRatingModel:
     def cumulative(self, features: pd.DataFrame | FeatureBlock) -> np.ndarray:
         """Calibrated cumulative probabilities ``(A, B)`` per row."""
         return calibrate_cumulative(self.calibrators_, self.raw_heads(features))
-
-    def predict(self, features: pd.DataFrame | FeatureBlock) -> tuple[np.ndarray, np.ndarray]:
-        """(class probabilities (n, 3) in ``RATINGS`` order, rating per row)."""
-        if len(features) == 0:
-            return np.zeros((0, len(RATINGS))), np.asarray([], dtype=object)
-        cum = self.cumulative(features)
-        rating = np.asarray(RATINGS, dtype=object)[decide(cum, self.thresholds_)]
-        return cumulative_to_proba(cum), rating
-
-    def predict_proba(self, features: pd.DataFrame | FeatureBlock) -> np.ndarray:
-        """Class probabilities (n, 3) in ``RATINGS`` order."""
-        return self.predict(features)[0]
-
-    def predict_rating(self, features: pd.DataFrame | FeatureBlock) -> np.ndarray:
-        """Rating per row."""
-        return self.predict(features)[1]
 
     def contributions(self, features: pd.DataFrame | FeatureBlock, heads: np.ndarray):
         """The model members' contributions, weighted (same columns: same training rows)."""

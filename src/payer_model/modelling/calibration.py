@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from payer_model.data.schema import RATINGS
+
 MIN_ISOTONIC_ROWS = 200
 """Below this many validation rows a calibrator is sigmoid only."""
 
@@ -154,3 +156,34 @@ def fit_decision(raw: np.ndarray, y: np.ndarray) -> tuple[list[Calibrator], tupl
     """Calibrators of both cumulative heads and the macro-F1 thresholds, fitted on ``raw``."""
     cal = [Calibrator().fit(raw[:, k], (y >= k + 1).astype(float)) for k in (0, 1)]
     return cal, best_thresholds(calibrate_cumulative(cal, raw), y)
+
+
+class CumulativeRating:
+    """Ratings and class probabilities from calibrated cumulative heads (one rule).
+
+    A rating model that provides ``cumulative(features)`` (``P(rating >= average)``,
+    ``P(bad)`` per row) and ``thresholds_`` gets ``predict``, ``predict_proba`` and
+    ``predict_rating`` from here, so the XGBoost, linear and blended models decide alike.
+    """
+
+    thresholds_: tuple[float, float]
+
+    def cumulative(self, features: Any) -> np.ndarray:  # pragma: no cover - abstract
+        """Calibrated cumulative probabilities ``(A, B)`` per row."""
+        raise NotImplementedError
+
+    def predict(self, features: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(class probabilities (n, 3) in ``RATINGS`` order, rating per row), one pass."""
+        if len(features) == 0:
+            return np.zeros((0, len(RATINGS))), np.asarray([], dtype=object)
+        cum = self.cumulative(features)
+        rating = np.asarray(RATINGS, dtype=object)[decide(cum, self.thresholds_)]
+        return cumulative_to_proba(cum), rating
+
+    def predict_proba(self, features: Any) -> np.ndarray:
+        """Class probabilities (n, 3) in ``RATINGS`` order."""
+        return self.predict(features)[0]
+
+    def predict_rating(self, features: Any) -> np.ndarray:
+        """Rating per row from the cumulative probabilities and thresholds."""
+        return self.predict(features)[1]

@@ -24,9 +24,8 @@ from payer_model.features import WORSE_WHEN_HIGHER
 from payer_model.features.block import FeatureBlock
 from payer_model.modelling.calibration import (
     Calibrator,
+    CumulativeRating,
     best_thresholds,
-    cumulative_to_proba,
-    decide,
 )
 from payer_model.modelling.encoding import (
     SPEC_FILE,
@@ -68,7 +67,7 @@ def _nll(theta: np.ndarray, z: np.ndarray, y: np.ndarray, w: np.ndarray, l2: flo
     return loss, grad
 
 
-class LinearRatingModel:
+class LinearRatingModel(CumulativeRating):
     """Ordinal logistic rating with L2 and monotone signs; the XGBoost model's interface."""
 
     kind = "linear"
@@ -173,22 +172,6 @@ class LinearRatingModel:
     def cumulative(self, features: pd.DataFrame | FeatureBlock) -> np.ndarray:
         """Calibrated cumulative probabilities ``(A, B)`` per row."""
         return self._calibrate(self.raw_heads(features))
-
-    def predict(self, features: pd.DataFrame | FeatureBlock) -> tuple[np.ndarray, np.ndarray]:
-        """(class probabilities (n, 3) in ``RATINGS`` order, rating per row)."""
-        if len(features) == 0:
-            return np.zeros((0, len(RATINGS))), np.asarray([], dtype=object)
-        cum = self.cumulative(features)
-        rating = np.asarray(RATINGS, dtype=object)[decide(cum, self.thresholds_)]
-        return cumulative_to_proba(cum), rating
-
-    def predict_proba(self, features: pd.DataFrame | FeatureBlock) -> np.ndarray:
-        """Class probabilities (n, 3) in ``RATINGS`` order."""
-        return self.predict(features)[0]
-
-    def predict_rating(self, features: pd.DataFrame | FeatureBlock) -> np.ndarray:
-        """Rating per row."""
-        return self.predict(features)[1]
 
     def contributions(
         self,

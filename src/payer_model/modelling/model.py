@@ -23,9 +23,8 @@ from payer_model.modelling.baselines import rule_rating
 from payer_model.modelling.blend import BlendRatingModel
 from payer_model.modelling.calibration import (
     Calibrator,
+    CumulativeRating,
     best_thresholds,
-    cumulative_to_proba,
-    decide,
 )
 from payer_model.modelling.encoding import (
     SPEC_FILE,
@@ -40,7 +39,7 @@ log = logging.getLogger(__name__)
 _SMALL_BATCH = 50_000
 
 
-class XGBRatingModel:
+class XGBRatingModel(CumulativeRating):
     """Ordinal XGBoost rating: two monotone binary boosters and two thresholds.
 
     Ratings are ordered (good < average < bad), so the model learns the two cumulative
@@ -160,22 +159,6 @@ class XGBRatingModel:
     def cumulative(self, features: pd.DataFrame | FeatureBlock) -> np.ndarray:
         """Calibrated cumulative probabilities ``(A, B)`` per row."""
         return self._cumulative(self.encoder_.transform(features))
-
-    def predict(self, features: pd.DataFrame | FeatureBlock) -> tuple[np.ndarray, np.ndarray]:
-        """(class probabilities (n, 3) in ``RATINGS`` order, rating per row), one pass."""
-        if len(features) == 0:
-            return np.zeros((0, len(RATINGS))), np.asarray([], dtype=object)
-        cum = self.cumulative(features)
-        rating = np.asarray(RATINGS, dtype=object)[decide(cum, self.thresholds_)]
-        return cumulative_to_proba(cum), rating
-
-    def predict_proba(self, features: pd.DataFrame | FeatureBlock) -> np.ndarray:
-        """Class probabilities (n, 3) in ``RATINGS`` order."""
-        return self.predict(features)[0]
-
-    def predict_rating(self, features: pd.DataFrame | FeatureBlock) -> np.ndarray:
-        """Rating per row from the cumulative probabilities and thresholds."""
-        return self.predict(features)[1]
 
     def contributions(
         self, features: pd.DataFrame | FeatureBlock, heads: np.ndarray
