@@ -99,7 +99,11 @@ def _tables(source):
     return tables, last - pd.Timedelta(days=20)
 
 
-@pytest.mark.parametrize("source", ["generated-3", "generated-7", "sample"])
+# the 1,500-customer sample is the broadest case and the slowest: full suite only
+SAMPLE = pytest.param("sample", marks=pytest.mark.slow)
+
+
+@pytest.mark.parametrize("source", ["generated-3", "generated-7", SAMPLE])
 @pytest.mark.parametrize("with_predictions", [False, True])
 def test_portfolio_decisions_equal_per_customer(policies, source, with_predictions):
     tables, t = _tables(source)
@@ -158,7 +162,7 @@ def _ledger_rows(tables):
             for name, frame in tables.items() if frame is not None}  # fmt: skip
 
 
-@pytest.mark.parametrize("source", ["generated-3", "sample"])
+@pytest.mark.parametrize("source", ["generated-3", SAMPLE])
 def test_rows_path_decides_as_the_portfolio_path(policies, source):
     """decide_rows (an event's few customers, no pandas) equals decide_all on the frames."""
     from payer_model.policy.vector import decide_rows
