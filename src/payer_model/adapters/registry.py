@@ -175,9 +175,27 @@ def log_model(
             name=name,
             python_model=python_model or pyfunc_code.__file__,
             artifacts=artifacts,
+            pip_requirements=model_requirements(),
             signature=signature,
             input_example=features_example.head(3),
         )
+
+
+def model_requirements() -> list[str]:
+    """Pinned requirements of a logged model: this package and what its model code imports.
+
+    Stated rather than inferred: MLflow's inference loads the model in a subprocess to see
+    what it imports, which took 8 of the 21 s of training a 100-customer portfolio.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    reqs = []
+    for dist in ("payer-model", "mlflow", "xgboost", "numpy", "pandas", "pyarrow", "scikit-learn"):
+        try:
+            reqs.append(f"{dist}=={version(dist)}")
+        except PackageNotFoundError:  # a source checkout without metadata: unpinned
+            reqs.append(dist)
+    return reqs
 
 
 def register(model_uri: str, name: str, tags: dict[str, str]) -> Any:
