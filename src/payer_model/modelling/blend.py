@@ -20,7 +20,6 @@ from payer_model.features.block import FeatureBlock
 from payer_model.modelling.calibration import (
     Calibrator,
     CumulativeRating,
-    calibrate_cumulative,
     fit_decision,
 )
 from payer_model.modelling.encoding import SPEC_FILE
@@ -82,10 +81,6 @@ class BlendRatingModel(CumulativeRating):
         """Calibrate and threshold the mix on the validation rows (members already fitted)."""
         self.calibrators_, self.thresholds_ = fit_decision(self.raw_heads(val), y_val)
         return self
-
-    def cumulative(self, features: pd.DataFrame | FeatureBlock) -> np.ndarray:
-        """Calibrated cumulative probabilities ``(A, B)`` per row."""
-        return calibrate_cumulative(self.calibrators_, self.raw_heads(features))
 
     def contributions(self, features: pd.DataFrame | FeatureBlock, heads: np.ndarray):
         """The model members' contributions, weighted (same columns: same training rows)."""

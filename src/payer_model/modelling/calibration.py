@@ -161,16 +161,22 @@ def fit_decision(raw: np.ndarray, y: np.ndarray) -> tuple[list[Calibrator], tupl
 class CumulativeRating:
     """Ratings and class probabilities from calibrated cumulative heads (one rule).
 
-    A rating model that provides ``cumulative(features)`` (``P(rating >= average)``,
-    ``P(bad)`` per row) and ``thresholds_`` gets ``predict``, ``predict_proba`` and
+    A rating model that provides ``raw_heads(features)`` (uncalibrated ``P(rating >=
+    average)``, ``P(bad)`` per row), ``calibrators_`` and ``thresholds_`` (both from
+    :func:`fit_decision`) gets ``cumulative``, ``predict``, ``predict_proba`` and
     ``predict_rating`` from here, so the XGBoost, linear and blended models decide alike.
     """
 
+    calibrators_: list[Calibrator]
     thresholds_: tuple[float, float]
 
-    def cumulative(self, features: Any) -> np.ndarray:  # pragma: no cover - abstract
-        """Calibrated cumulative probabilities ``(A, B)`` per row."""
+    def raw_heads(self, features: Any) -> np.ndarray:  # pragma: no cover - abstract
+        """Uncalibrated cumulative probabilities ``(A, B)`` per row."""
         raise NotImplementedError
+
+    def cumulative(self, features: Any) -> np.ndarray:
+        """Calibrated cumulative probabilities ``(A, B)`` per row."""
+        return calibrate_cumulative(self.calibrators_, self.raw_heads(features))
 
     def predict(self, features: Any) -> tuple[np.ndarray, np.ndarray]:
         """(class probabilities (n, 3) in ``RATINGS`` order, rating per row), one pass."""

@@ -25,7 +25,7 @@ from payer_model.features.block import FeatureBlock
 from payer_model.modelling.calibration import (
     Calibrator,
     CumulativeRating,
-    best_thresholds,
+    fit_decision,
 )
 from payer_model.modelling.encoding import (
     SPEC_FILE,
@@ -148,11 +148,7 @@ class LinearRatingModel(CumulativeRating):
         self.calibrators_ = [Calibrator(), Calibrator()]
         self.thresholds_ = (0.5, 0.5)
         if has_val:
-            raw = self._raw_z(zv)
-            self.calibrators_ = [
-                Calibrator().fit(raw[:, k], (y_val >= k + 1).astype(float)) for k in (0, 1)
-            ]
-            self.thresholds_ = best_thresholds(self._calibrate(raw), y_val)
+            self.calibrators_, self.thresholds_ = fit_decision(self._raw_z(zv), y_val)
         return self
 
     # --- prediction
@@ -163,15 +159,6 @@ class LinearRatingModel(CumulativeRating):
     def raw_heads(self, features: pd.DataFrame | FeatureBlock) -> np.ndarray:
         """Uncalibrated cumulative probabilities ``(A, B)`` per row."""
         return self._raw_z(self._design(features))
-
-    def _calibrate(self, raw: np.ndarray) -> np.ndarray:
-        a = self.calibrators_[0].transform(raw[:, 0])
-        b = self.calibrators_[1].transform(raw[:, 1])
-        return np.column_stack([a, np.minimum(a, b)])
-
-    def cumulative(self, features: pd.DataFrame | FeatureBlock) -> np.ndarray:
-        """Calibrated cumulative probabilities ``(A, B)`` per row."""
-        return self._calibrate(self.raw_heads(features))
 
     def contributions(
         self,

@@ -24,7 +24,7 @@ from payer_model.modelling.blend import BlendRatingModel
 from payer_model.modelling.calibration import (
     Calibrator,
     CumulativeRating,
-    best_thresholds,
+    fit_decision,
 )
 from payer_model.modelling.encoding import (
     SPEC_FILE,
@@ -132,13 +132,9 @@ class XGBRatingModel(CumulativeRating):
         self.calibrators_ = [Calibrator(), Calibrator()]
         self.thresholds_ = (0.5, 0.5)
         if has_val:
-            raw = self._raw(xv)
             # Class weights skew the raw probabilities; calibrate each booster on the
             # time-later validation slice, then choose thresholds on calibrated values.
-            self.calibrators_ = [
-                Calibrator().fit(raw[:, k], (y_val >= k + 1).astype(float)) for k in (0, 1)
-            ]
-            self.thresholds_ = best_thresholds(self._cumulative(xv), y_val)
+            self.calibrators_, self.thresholds_ = fit_decision(self._raw(xv), y_val)
         return self
 
     def _raw(self, x: np.ndarray) -> np.ndarray:
@@ -146,19 +142,9 @@ class XGBRatingModel(CumulativeRating):
             [np.asarray(b.inplace_predict(x), dtype=np.float64) for b in self.boosters_]
         )
 
-    def _cumulative(self, x: np.ndarray) -> np.ndarray:
-        raw = self._raw(x)
-        a = self.calibrators_[0].transform(raw[:, 0])
-        b = self.calibrators_[1].transform(raw[:, 1])
-        return np.column_stack([a, np.minimum(a, b)])
-
     def raw_heads(self, features: pd.DataFrame | FeatureBlock) -> np.ndarray:
         """Uncalibrated cumulative probabilities ``(A, B)`` per row."""
         return self._raw(self.encoder_.transform(features))
-
-    def cumulative(self, features: pd.DataFrame | FeatureBlock) -> np.ndarray:
-        """Calibrated cumulative probabilities ``(A, B)`` per row."""
-        return self._cumulative(self.encoder_.transform(features))
 
     def contributions(
         self, features: pd.DataFrame | FeatureBlock, heads: np.ndarray
